@@ -73,8 +73,8 @@ func TestSummary(t *testing.T) {
 				"EntryPoint":` + lambda + `,"Revision":10}`,
 		},
 		{
-			name: "Lambda facade without the function segment",
-			docs: []Doc{readDoc(t, "lambda-sdk-remote.json"), readDoc(t, "lambda-sdk-handler.json")},
+			name:  "Lambda facade without the function segment",
+			docs:  []Doc{readDoc(t, "lambda-sdk-remote.json"), readDoc(t, "lambda-sdk-handler.json")},
 			trace: tid,
 			want: `{"Id":"` + tid + `","StartTime":1699480919.95,"Duration":0.2,
 				"HasFault":false,"HasError":false,"HasThrottle":false,"IsPartial":false,
