@@ -1,0 +1,96 @@
+package filter
+
+import (
+	"slices"
+	"sort"
+	"testing"
+)
+
+// sqlQuerier runs `SELECT trace_id FROM spans FINAL WHERE trace_id IN (…)
+// GROUP BY trace_id HAVING <having>` over the stored corpus.
+type sqlQuerier func(having string, args []any) ([]string, error)
+
+// checkDifferential requires that Match and the SQL back-end select the
+// same traces for every expression (for NeedsMatch expressions: that SQL's
+// candidates contain every match). It returns the matched sets by expression.
+func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query sqlQuerier) map[string][]string {
+	t.Helper()
+	spans := make([][]spanSet, 0)
+	_ = spans
+	all := make(map[string]bool, len(corpus))
+	for _, c := range corpus {
+		all[c.id] = true
+	}
+	results := make(map[string][]string, len(exprs))
+	nontrivial := 0
+	for _, s := range exprs {
+		e, err := Parse(s)
+		if err != nil {
+			t.Errorf("Parse(%q): %v", s, err)
+			continue
+		}
+		var want []string
+		for _, c := range corpus {
+			if e.Match(c.spans()) {
+				want = append(want, c.id)
+			}
+		}
+		sort.Strings(want)
+		results[s] = want
+		if len(want) > 0 && len(want) < len(corpus) {
+			nontrivial++
+		}
+		having, args, err := e.SQL()
+		if err != nil {
+			t.Errorf("SQL(%q): %v", s, err)
+			continue
+		}
+		got, err := query(having, args)
+		if err != nil {
+			t.Errorf("query for %q: %v\nHAVING %s\nargs %q", s, err, having, args)
+			continue
+		}
+		sort.Strings(got)
+		for _, id := range got {
+			if !all[id] {
+				t.Errorf("%q: SQL returned unknown trace %s", s, id)
+			}
+		}
+		if e.NeedsMatch() {
+			for _, id := range want {
+				if _, found := slices.BinarySearch(got, id); !found {
+					t.Errorf("%q: Match selects %s but the SQL candidates miss it\nHAVING %s", s, id, having)
+				}
+			}
+			continue
+		}
+		if !slices.Equal(got, want) {
+			onlySQL, onlyMatch := diff(got, want), diff(want, got)
+			t.Errorf("%q: back-ends disagree: %d by SQL, %d by Match; only SQL: %v; only Match: %v\nHAVING %s\nargs %q",
+				s, len(got), len(want), head(onlySQL), head(onlyMatch), having, args)
+		}
+	}
+	if nontrivial*10 < len(exprs)*8 {
+		t.Errorf("only %d of %d expressions select a proper, non-empty subset of the corpus; the corpus is too uniform", nontrivial, len(exprs))
+	}
+	return results
+}
+
+type spanSet struct{}
+
+func diff(a, b []string) []string {
+	var out []string
+	for _, x := range a {
+		if _, found := slices.BinarySearch(b, x); !found {
+			out = append(out, x)
+		}
+	}
+	return out
+}
+
+func head(xs []string) []string {
+	if len(xs) > 5 {
+		return xs[:5]
+	}
+	return xs
+}

@@ -1,0 +1,404 @@
+package filter
+
+import (
+	"fmt"
+	"strings"
+)
+
+// SQL expressions over one row of the spans table, shared by the back-end.
+const (
+	// sqlClass classifies a row like spanClass: 0 ok, 1 error, 2 throttle, 3 fault.
+	sqlClass = "multiIf(fault = 1, 3, throttle = 1, 2, error = 1, 1, " +
+		"http_status >= 500 AND http_status < 600, 3, http_status = 429, 2, " +
+		"http_status >= 400 AND http_status < 500, 1, 0)"
+	sqlIsRoot  = "is_segment = 1 AND parent_id = ''"
+	sqlHasRoot = "countIf(" + sqlIsRoot + ") > 0"
+	sqlDurRow  = "if(end_us >= start_us, end_us - start_us, 0)"
+	// sqlInferrable mirrors inferrable().
+	sqlInferrable = "(is_segment = 0 AND (namespace IN ('aws', 'remote') OR sql_url != '' OR sql_database_type != ''))"
+	sqlAWSRes     = "namespace = 'aws' AND aws_resource != '' AND name = "
+	// sqlInfName and sqlInfType mirror inferredNode().
+	sqlInfName = "multiIf(sql_url != '' OR sql_database_type != '', name, " +
+		sqlAWSRes + "'DynamoDB', aws_resource, " +
+		sqlAWSRes + "'SQS', splitByChar('/', aws_resource)[-1], " +
+		sqlAWSRes + "'S3', aws_resource, " +
+		sqlAWSRes + "'Lambda', aws_resource, name)"
+	sqlInfType = "multiIf(sql_url != '' OR sql_database_type != '', 'Database::SQL', " +
+		sqlAWSRes + "'DynamoDB', 'AWS::DynamoDB::Table', " +
+		sqlAWSRes + "'SQS', 'AWS::SQS::Queue', " +
+		sqlAWSRes + "'S3', 'AWS::S3::Bucket', " +
+		sqlAWSRes + "'Lambda', 'AWS::Lambda', " +
+		"namespace = 'aws', concat('AWS::', name), 'remote')"
+	sqlSegParents = "groupArrayIf(parent_id, is_segment = 1)"
+	sqlDuration   = "if(maxIf(end_us, in_progress = 0) > min(start_us), maxIf(end_us, in_progress = 0) - min(start_us), 0)"
+)
+
+// sqlRootVal is the value of a row expression on the trace's entry segment:
+// the parentless segment that started first (ties: smallest id).
+func sqlRootVal(x string) string {
+	return "argMinIf(" + x + ", (start_us, id), " + sqlIsRoot + ")"
+}
+
+// SQL translates the expression into a HAVING condition over rows of the
+// spans table grouped by trace_id (ClickHouse 18.16 and later). Every value
+// taken from the expression is a bound "?" parameter in args (strings as
+// string, numbers as float64). The condition expects one row per span, as
+// `FROM spans FINAL` gives; see doc.go for the exact semantics.
+//
+// When NeedsMatch reports true the condition is necessary but not
+// sufficient and candidates must be confirmed with Match. SQL fails for
+// group.name/group.arn predicates that ResolveGroups has not bound.
+func (e *Expr) SQL() (having string, args []any, err error) {
+	q := &sqlBuilder{}
+	if err := q.trace(e.root, false); err != nil {
+		return "", nil, err
+	}
+	return q.b.String(), q.args, nil
+}
+
+type sqlBuilder struct {
+	b    strings.Builder
+	args []any
+}
+
+func (q *sqlBuilder) w(parts ...string) {
+	for _, p := range parts {
+		q.b.WriteString(p)
+	}
+}
+
+func (q *sqlBuilder) arg(v any) {
+	q.b.WriteByte('?')
+	q.args = append(q.args, v)
+}
+
+// trace writes a trace-level condition; neg is true under an odd number of
+// negations (approximations must then be under- rather than over-estimates).
+func (q *sqlBuilder) trace(n node, neg bool) error {
+	switch n := n.(type) {
+	case *andNode, *orNode:
+		l, r, op := binary(n)
+		q.w("(")
+		if err := q.trace(l, neg); err != nil {
+			return err
+		}
+		q.w(op)
+		if err := q.trace(r, neg); err != nil {
+			return err
+		}
+		q.w(")")
+	case *notNode:
+		q.w("NOT (")
+		if err := q.trace(n.x, !neg); err != nil {
+			return err
+		}
+		q.w(")")
+	case trueNode:
+		q.w("1")
+	case *boolPred:
+		closeNot := q.boolPrefix(n)
+		switch n.kw {
+		case kwPartial:
+			q.w("max(in_progress) = 1")
+		case kwInferred:
+			q.w("NOT hasAll(", sqlSegParents, ", groupArrayIf(id, ", sqlInferrable, "))")
+		default:
+			q.w("(", sqlHasRoot, " AND ", sqlRootVal(sqlClass), classSet(n.kw), ")")
+		}
+		q.w(closeNot)
+	case *numPred:
+		switch n.kw {
+		case kwDuration:
+			q.w("(countIf(in_progress = 0) > 0 AND ", sqlDuration, " / 1000000 ", n.op.String(), " ")
+		case kwResponseTime:
+			q.w("(", sqlHasRoot, " AND ", sqlRootVal("in_progress"), " = 0 AND ", sqlRootVal(sqlDurRow), " / 1000000 ", n.op.String(), " ")
+		case kwHTTPStatus:
+			q.w("(", sqlHasRoot, " AND ", sqlRootVal("http_status"), " != 0 AND ", sqlRootVal("http_status"), " ", n.op.String(), " ")
+		default:
+			return fmt.Errorf("filter: keyword %s in trace scope", n.kw)
+		}
+		q.arg(n.val)
+		q.w(")")
+	case *strPred:
+		col := strColumn(n.kw)
+		switch n.kw {
+		case kwHTTPURL, kwHTTPMethod, kwHTTPUserAgent, kwHTTPClientIP:
+			v := sqlRootVal(col)
+			q.w("(", sqlHasRoot, " AND ", v, " != '' AND ")
+			q.strCond(v, n.op, n.val)
+			q.w(")")
+		case kwUser, kwResourceARN:
+			q.w("max(", col, " != '' AND ")
+			q.strCond(col, n.op, n.val)
+			q.w(") = 1")
+		default: // availabilityzone, instance.id: not in the spans table, never set
+			q.w("0")
+		}
+	case *annPred:
+		q.annotation(n)
+	case *serviceNode:
+		q.w("(max(is_segment = 1")
+		if n.ref != nil {
+			q.ref(n.ref, "name", "origin", "aws_account_id")
+		}
+		if err := q.block(n.block); err != nil {
+			return err
+		}
+		q.w(") = 1 OR NOT hasAll(", sqlSegParents, ", groupArrayIf(id, ", sqlInferrable)
+		if n.ref != nil {
+			q.ref(n.ref, sqlInfName, sqlInfType, "aws_account_id")
+		}
+		if err := q.block(n.block); err != nil {
+			return err
+		}
+		q.w(")))")
+	case *edgeNode:
+		return q.edge(n)
+	case *groupPred:
+		if n.resolved == nil {
+			return fmt.Errorf("filter: %s must be resolved with ResolveGroups before SQL", describeRefs([]GroupRef{n.ref()}))
+		}
+		if n.op == opNe {
+			q.w("NOT (")
+			if err := q.trace(n.resolved, !neg); err != nil {
+				return err
+			}
+			q.w(")")
+			return nil
+		}
+		return q.trace(n.resolved, neg)
+	case *rootCauseNode:
+		// Necessary condition (over-estimate) when not negated, 0 (an
+		// under-estimate) under negation; NeedsMatch tells callers.
+		switch {
+		case neg:
+			q.w("0")
+		case n.kind == rcFault:
+			q.w("max(", sqlClass, " = 3) = 1")
+		case n.kind == rcError:
+			q.w("max(", sqlClass, " IN (1, 2)) = 1")
+		default:
+			q.w(sqlHasRoot)
+		}
+	case *rootCauseJSON:
+		if neg {
+			q.w("0")
+		} else {
+			q.w("1")
+		}
+	default:
+		return fmt.Errorf("filter: unexpected node %T", n)
+	}
+	return nil
+}
+
+func binary(n node) (l, r node, op string) {
+	if a, ok := n.(*andNode); ok {
+		return a.l, a.r, " AND "
+	}
+	o := n.(*orNode)
+	return o.l, o.r, " OR "
+}
+
+// boolPrefix opens a NOT for `kw = false` / `kw != true` and returns what closes it.
+func (q *sqlBuilder) boolPrefix(n *boolPred) string {
+	if n.op != opNone && (n.val == (n.op == opNe)) {
+		q.w("NOT (")
+		return ")"
+	}
+	return ""
+}
+
+func classSet(kw keyword) string {
+	switch kw {
+	case kwOK:
+		return " = 0"
+	case kwError:
+		return " IN (1, 2)"
+	case kwThrottle:
+		return " = 2"
+	}
+	return " = 3" // fault
+}
+
+func strColumn(kw keyword) string {
+	switch kw {
+	case kwHTTPURL:
+		return "http_url"
+	case kwHTTPMethod:
+		return "http_method"
+	case kwHTTPUserAgent:
+		return "http_user_agent"
+	case kwHTTPClientIP:
+		return "http_client_ip"
+	case kwUser:
+		return "user"
+	case kwResourceARN:
+		return "resource_arn"
+	}
+	return ""
+}
+
+// strCond writes the string operator applied to the SQL expression x.
+func (q *sqlBuilder) strCond(x string, op cmpOp, val string) {
+	switch {
+	case op == opNone || (val == "" && (op == opContains || op == opBeginsWith || op == opEndsWith)):
+		q.w("1")
+	case op == opEq:
+		q.w(x, " = ")
+		q.arg(val)
+	case op == opNe:
+		q.w(x, " != ")
+		q.arg(val)
+	case op == opContains:
+		q.w("position(", x, ", ")
+		q.arg(val)
+		q.w(") > 0")
+	case op == opBeginsWith:
+		q.w("startsWith(", x, ", ")
+		q.arg(val)
+		q.w(")")
+	case op == opEndsWith:
+		q.w("endsWith(", x, ", ")
+		q.arg(val)
+		q.w(")")
+	}
+}
+
+func (q *sqlBuilder) annotation(n *annPred) {
+	if n.op == opNone {
+		q.w("max(has(ann_str.key, ")
+		q.arg(n.key)
+		q.w(") OR has(ann_num.key, ")
+		q.arg(n.key)
+		q.w(") OR has(ann_bool.key, ")
+		q.arg(n.key)
+		q.w(")) = 1")
+		return
+	}
+	q.w("max(arrayExists((k, v) -> k = ")
+	q.arg(n.key)
+	q.w(" AND ")
+	switch n.val.kind {
+	case litString:
+		q.strCond("v", n.op, n.val.s)
+		q.w(", ann_str.key, ann_str.value)) = 1")
+	case litNumber:
+		q.w("v ", n.op.String(), " ")
+		q.arg(n.val.n)
+		q.w(", ann_num.key, ann_num.value)) = 1")
+	case litBool:
+		if n.val.b == (n.op == opEq) {
+			q.w("v = 1")
+		} else {
+			q.w("v = 0")
+		}
+		q.w(", ann_bool.key, ann_bool.value)) = 1")
+	}
+}
+
+// ref writes " AND name = ? AND type = ? AND account = ?" for the parts r sets.
+func (q *sqlBuilder) ref(r *nodeRef, name, typ, account string) {
+	if r.hasName {
+		q.w(" AND ", name, " = ")
+		q.arg(r.name)
+	}
+	if r.hasType {
+		q.w(" AND ", typ, " = ")
+		q.arg(r.typ)
+	}
+	if r.hasAccount {
+		q.w(" AND ", account, " = ")
+		q.arg(r.account)
+	}
+}
+
+// block writes " AND (row condition)" for a service()/edge() block.
+func (q *sqlBuilder) block(n node) error {
+	if n == nil {
+		return nil
+	}
+	q.w(" AND ")
+	return q.row(n)
+}
+
+// edge mirrors evalEdge: caller subsegment answered by a segment, caller
+// subsegment generating an inferred node, or segment under a segment.
+func (q *sqlBuilder) edge(n *edgeNode) error {
+	q.w("(hasAny(groupArrayIf(id, is_segment = 0 AND service != ''")
+	q.ref(&n.src, "service", "origin", "")
+	if err := q.block(n.block); err != nil {
+		return err
+	}
+	q.w("), groupArrayIf(parent_id, is_segment = 1")
+	q.ref(&n.dst, "name", "origin", "aws_account_id")
+	q.w(")) OR NOT hasAll(", sqlSegParents, ", groupArrayIf(id, ", sqlInferrable, " AND service != ''")
+	q.ref(&n.src, "service", "origin", "")
+	q.ref(&n.dst, sqlInfName, sqlInfType, "aws_account_id")
+	if err := q.block(n.block); err != nil {
+		return err
+	}
+	q.w(")) OR hasAny(groupArrayIf(id, is_segment = 1")
+	q.ref(&n.src, "name", "origin", "aws_account_id")
+	q.w("), groupArrayIf(parent_id, is_segment = 1 AND parent_id != ''")
+	q.ref(&n.dst, "name", "origin", "aws_account_id")
+	if err := q.block(n.block); err != nil {
+		return err
+	}
+	q.w(")))")
+	return nil
+}
+
+// row writes a condition on one row for service()/edge() blocks; it mirrors evalSpan.
+func (q *sqlBuilder) row(n node) error {
+	switch n := n.(type) {
+	case *andNode, *orNode:
+		l, r, op := binary(n)
+		q.w("(")
+		if err := q.row(l); err != nil {
+			return err
+		}
+		q.w(op)
+		if err := q.row(r); err != nil {
+			return err
+		}
+		q.w(")")
+	case *notNode:
+		q.w("NOT (")
+		if err := q.row(n.x); err != nil {
+			return err
+		}
+		q.w(")")
+	case *boolPred:
+		closeNot := q.boolPrefix(n)
+		if n.kw == kwRoot {
+			q.w("(", sqlIsRoot, ")")
+		} else {
+			q.w(sqlClass, classSet(n.kw))
+		}
+		q.w(closeNot)
+	case *numPred:
+		switch n.kw {
+		case kwResponseTime, kwDuration:
+			q.w("(in_progress = 0 AND ", sqlDurRow, " / 1000000 ", n.op.String(), " ")
+		case kwHTTPStatus:
+			q.w("(http_status != 0 AND http_status ", n.op.String(), " ")
+		default:
+			return fmt.Errorf("filter: keyword %s in a service/edge block", n.kw)
+		}
+		q.arg(n.val)
+		q.w(")")
+	case *strPred:
+		col := strColumn(n.kw)
+		if col == "" {
+			q.w("0")
+			return nil
+		}
+		q.w("(", col, " != '' AND ")
+		q.strCond(col, n.op, n.val)
+		q.w(")")
+	default:
+		return fmt.Errorf("filter: unexpected node %T in a service/edge block", n)
+	}
+	return nil
+}
