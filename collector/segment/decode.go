@@ -911,6 +911,9 @@ func (d *Decoder) cause(idx, depth int) error {
 			d.fail(ReasonInvalidCause, "cause "+strconv.Quote(clip(v))+" is not a 16-character exception id")
 			return nil
 		}
+		if id, ok := normID(v); ok {
+			v = id
+		}
 		d.spans[idx].CauseID = v
 		return nil
 	case '{', 'n':
