@@ -335,11 +335,23 @@ func (s *Server) Addr() string {
 	return net.JoinHostPort("127.0.0.1", strconv.Itoa(s.cfg.TCPPort))
 }
 
-// DSN returns the DSN of the server's "default" database,
-// clickhouse://127.0.0.1:<tcp port>/default. Replace the path to use
-// another database (schema migrations create Fluoro's database).
-func (s *Server) DSN() string {
-	return "clickhouse://" + s.Addr() + "/default"
+// DefaultDatabase is the database DSN names.
+const DefaultDatabase = "fluoro"
+
+// DSN returns clickhouse://127.0.0.1:<tcp port>/fluoro, the DSN Fluoro uses
+// with its managed server. The database is created by schema.Migrate.
+func (s *Server) DSN() string { return s.DSNFor(DefaultDatabase) }
+
+// DSNFor returns the DSN of the given database on this server.
+func (s *Server) DSNFor(database string) string {
+	return "clickhouse://" + s.Addr() + "/" + database
+}
+
+// Config returns the server's configuration (Dir made absolute).
+func (s *Server) Config() Config {
+	c := s.cfg
+	c.Dir = s.dir
+	return c
 }
 
 // Dir returns the server's folder (absolute).
