@@ -1,0 +1,31 @@
+// Package api is Fluoro's X-Ray REST API (API version 2016-04-12): the HTTP
+// edge that answers unmodified AWS SDK, CLI and Grafana X-Ray clients
+// pointed at Fluoro by endpoint (xray.md §4).
+//
+// Every operation is a POST to a fixed path with a JSON body (an empty body
+// counts as {}); members use X-Ray's PascalCase names; timestamps are epoch
+// seconds. Errors use the REST-JSON shape the AWS SDKs decode: an HTTP
+// status, the header X-Amzn-ErrorType naming the error shape
+// (InvalidRequestException, ThrottledException, …) and a body
+// {"__type": shape, "Message": text} with a message a person can act on.
+//
+// Served so far:
+//
+//	POST /Traces            BatchGetTraces: compiled documents (query/xraytrace)
+//	POST /TraceSummaries    GetTraceSummaries: summaries of a time window, paged
+//	POST /EncryptionConfig  GetEncryptionConfig: {"Type":"NONE","Status":"ACTIVE"}
+//	POST /GetTraceSegmentDestination  {"Destination":"XRay","Status":"ACTIVE"}
+//	POST /TelemetryRecords  PutTelemetryRecords: validated and ignored
+//
+// The other X-Ray operations of the read API are in the route table and
+// answer NotImplementedException (HTTP 501) until they are built. Requests
+// for paths the API does not own go to Settings.Extra (the collector's
+// PutTraceSegments, sampling endpoints and /metrics), so an SDK pointed at
+// the API port can also send segments.
+//
+// Handlers are thin: they decode the request into plain Go values and call
+// the operation functions (batchGetTraces, getTraceSummaries), which tests
+// also call directly. Storage is reached through TraceReader, declared here
+// and satisfied by *chstore.Store. echo is imported only by this package
+// (and main).
+package api

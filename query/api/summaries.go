@@ -1,0 +1,237 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/fluoro/fluoro/query/xraytrace"
+	"github.com/labstack/echo/v4"
+)
+
+// getTraceSummariesInput is GetTraceSummaries' request.
+type getTraceSummariesInput struct {
+	StartTime        *epochTime
+	EndTime          *epochTime
+	TimeRangeType    *string
+	Sampling         *bool
+	SamplingStrategy *samplingStrategy
+	FilterExpression *string
+	NextToken        *string
+}
+
+type samplingStrategy struct {
+	Name  *string
+	Value *float64
+}
+
+// getTraceSummariesOutput is GetTraceSummaries' response.
+type getTraceSummariesOutput struct {
+	TraceSummaries       []xraytrace.Summary `json:"TraceSummaries"`
+	ApproximateTime      float64             `json:"ApproximateTime"`
+	TracesProcessedCount int64               `json:"TracesProcessedCount"`
+	NextToken            *string             `json:"NextToken,omitempty"`
+}
+
+func (s *Server) handleGetTraceSummaries(c echo.Context) error {
+	var in getTraceSummariesInput
+	if err := decodeBody(c, &in); err != nil {
+		return err
+	}
+	out, err := s.getTraceSummaries(c.Request().Context(), in)
+	if err != nil {
+		return err
+	}
+	return writeJSON(c, out)
+}
+
+// summaryQuery is a validated GetTraceSummaries request.
+type summaryQuery struct {
+	start, end time.Time
+	rangeType  string
+	filter     string
+	having     string
+	havingArgs []any
+	rate       float64 // share of traces returned; 1 without sampling
+	cursor     string  // storage cursor from NextToken
+}
+
+// getTraceSummaries answers one page of GetTraceSummaries.
+func (s *Server) getTraceSummaries(ctx context.Context, in getTraceSummariesInput) (*getTraceSummariesOutput, error) {
+	q, err := s.parseSummaryQuery(in)
+	if err != nil {
+		return nil, err
+	}
+	refs, next, err := s.reader.TraceIDs(ctx, traceQuery{
+		Start: q.start, End: q.end, RangeType: q.rangeType,
+		Having: q.having, HavingArgs: q.havingArgs,
+		Limit: s.cfg.PageSize, Cursor: q.cursor,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("select traces: %w", err)
+	}
+	out := &getTraceSummariesOutput{
+		TraceSummaries:       []xraytrace.Summary{},
+		TracesProcessedCount: int64(len(refs)),
+		ApproximateTime:      epochSeconds(q.start),
+	}
+	if next != "" {
+		tok := encodeToken(q, next)
+		out.NextToken = &tok
+	}
+	ids := make([]string, 0, len(refs))
+	when := make(map[string]time.Time, len(refs))
+	// ApproximateTime is the start of the span this page covers: its
+	// oldest trace, or the window's start when it is empty.
+	for i, r := range refs {
+		if i == 0 || epochSeconds(r.Time) < out.ApproximateTime {
+			out.ApproximateTime = epochSeconds(r.Time)
+		}
+		if q.rate < 1 && !sampled(r.TraceID, q.rate) {
+			continue
+		}
+		id := strings.ToLower(r.TraceID)
+		ids = append(ids, id)
+		when[id] = r.Time
+	}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	docs, err := s.reader.Documents(ctx, ids)
+	if err != nil {
+		return nil, fmt.Errorf("read documents of %d traces: %w", len(ids), err)
+	}
+	byTrace := groupDocuments(docs)
+	for _, id := range ids {
+		d := byTrace[id]
+		if len(d) == 0 {
+			continue // expired between the two reads
+		}
+		a := xraytrace.Assemble(id, d)
+		s.reportInvalid(id, a)
+		sum := a.Summary()
+		if q.rangeType == "Event" {
+			t := epochSeconds(when[id])
+			sum.MatchedEventTime = &t
+		}
+		out.TraceSummaries = append(out.TraceSummaries, sum)
+	}
+	return out, nil
+}
+
+// parseSummaryQuery validates the request and compiles its filter.
+func (s *Server) parseSummaryQuery(in getTraceSummariesInput) (summaryQuery, error) {
+	var q summaryQuery
+	if in.StartTime == nil || in.EndTime == nil {
+		return q, invalidRequest("StartTime and EndTime are required (epoch seconds)")
+	}
+	q.start, q.end = in.StartTime.t, in.EndTime.t
+	if !q.end.After(q.start) {
+		return q, invalidRequest("EndTime (%s) must be after StartTime (%s)", q.end.Format(time.RFC3339), q.start.Format(time.RFC3339))
+	}
+	if w := q.end.Sub(q.start); w > s.cfg.MaxWindow {
+		return q, invalidRequest("time window %s is longer than the %s this server allows; ask for a shorter window (or raise --api-max-window)", w, s.cfg.MaxWindow)
+	}
+	q.rangeType = "TraceId"
+	if in.TimeRangeType != nil && *in.TimeRangeType != "" {
+		switch *in.TimeRangeType {
+		case "TraceId", "Event", "Service":
+			q.rangeType = *in.TimeRangeType
+		default:
+			return q, invalidRequest("TimeRangeType %q is not one of TraceId, Event, Service", *in.TimeRangeType)
+		}
+	}
+	q.rate = 1
+	if st := in.SamplingStrategy; st != nil {
+		if st.Name != nil && *st.Name != "PartialScan" && *st.Name != "FixedRate" {
+			return q, invalidRequest("SamplingStrategy.Name %q is not one of PartialScan, FixedRate", *st.Name)
+		}
+		if st.Value != nil && (*st.Value < 0 || *st.Value > 1 || math.IsNaN(*st.Value)) {
+			return q, invalidRequest("SamplingStrategy.Value %v must be between 0 and 1", *st.Value)
+		}
+	}
+	if in.Sampling != nil && *in.Sampling || in.SamplingStrategy != nil {
+		q.rate = defaultSamplingRate
+		if in.SamplingStrategy != nil && in.SamplingStrategy.Value != nil {
+			q.rate = *in.SamplingStrategy.Value
+		}
+	}
+	if in.FilterExpression != nil && strings.TrimSpace(*in.FilterExpression) != "" {
+		q.filter = *in.FilterExpression
+		var err error
+		if q.having, q.havingArgs, err = compileFilter(q.filter); err != nil {
+			return q, err
+		}
+	}
+	if in.NextToken != nil && *in.NextToken != "" {
+		c, err := decodeToken(q, *in.NextToken)
+		if err != nil {
+			return q, err
+		}
+		q.cursor = c
+	}
+	return q, nil
+}
+
+// sampled keeps a stable share rate of trace ids (the same traces on every
+// page and every call).
+func sampled(traceID string, rate float64) bool {
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(strings.ToLower(traceID)))
+	return float64(h.Sum64()>>11)/(1<<53) < rate
+}
+
+// pageToken is the content of a GetTraceSummaries NextToken: the storage
+// cursor plus a fingerprint of the query it belongs to.
+type pageToken struct {
+	V int    `json:"v"`
+	Q string `json:"q"`
+	C string `json:"c"`
+}
+
+func (q summaryQuery) fingerprint() string {
+	h := sha256.New()
+	var b [8]byte
+	for _, n := range []int64{q.start.UnixNano(), q.end.UnixNano(), int64(math.Float64bits(q.rate))} {
+		binary.BigEndian.PutUint64(b[:], uint64(n))
+		h.Write(b[:])
+	}
+	h.Write([]byte(q.rangeType + "\x00" + q.filter))
+	return hex.EncodeToString(h.Sum(nil)[:8])
+}
+
+func encodeToken(q summaryQuery, cursor string) string {
+	b, _ := json.Marshal(pageToken{V: 1, Q: q.fingerprint(), C: cursor})
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func decodeToken(q summaryQuery, tok string) (string, error) {
+	bad := invalidRequest("NextToken %q is not a token this server issued; repeat the request without NextToken to start from the first page", truncate(tok, 40))
+	b, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil {
+		return "", bad
+	}
+	var t pageToken
+	if err := json.Unmarshal(b, &t); err != nil || t.V != 1 || t.C == "" {
+		return "", bad
+	}
+	if t.Q != q.fingerprint() {
+		return "", invalidRequest("NextToken belongs to a different query: StartTime, EndTime, TimeRangeType, FilterExpression and sampling must be the same as in the call that returned it")
+	}
+	return t.C, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
+}
