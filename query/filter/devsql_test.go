@@ -97,7 +97,7 @@ func spanRow(s *segment.Span, version uint64) map[string]any {
 }
 
 func TestDifferentialDev(t *testing.T) {
-	corpus := genCorpus(1, 240)
+	corpus, hand := testCorpus()
 	db := "filter_scratch"
 	table := fmt.Sprintf("spans_%d", time.Now().UnixNano())
 	chc(t, db, "CREATE TABLE "+table+" AS spans", nil)
@@ -121,7 +121,7 @@ func TestDifferentialDev(t *testing.T) {
 	}
 	chc(t, db, "INSERT INTO "+table+" FORMAT JSONEachRow", buf.Bytes())
 	in := strings.Join(ids, ",")
-	checkDifferential(t, corpus, diffExprs, func(having string, args []any) ([]string, error) {
+	res := checkDifferential(t, corpus, testExprs(), func(having string, args []any) ([]string, error) {
 		q := "SELECT trace_id FROM " + table + " FINAL WHERE trace_id IN (" + in + ") GROUP BY trace_id HAVING " + bindDev(having, args)
 		out := strings.TrimSpace(chc(t, db, q, nil))
 		if out == "" {
@@ -129,4 +129,5 @@ func TestDifferentialDev(t *testing.T) {
 		}
 		return strings.Split(out, "\n"), nil
 	})
+	checkHandExpect(t, hand, res)
 }

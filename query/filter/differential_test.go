@@ -15,8 +15,6 @@ type sqlQuerier func(having string, args []any) ([]string, error)
 // candidates contain every match). It returns the matched sets by expression.
 func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query sqlQuerier) map[string][]string {
 	t.Helper()
-	spans := make([][]spanSet, 0)
-	_ = spans
 	all := make(map[string]bool, len(corpus))
 	for _, c := range corpus {
 		all[c.id] = true
@@ -76,8 +74,6 @@ func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query
 	return results
 }
 
-type spanSet struct{}
-
 func diff(a, b []string) []string {
 	var out []string
 	for _, x := range a {
@@ -93,4 +89,50 @@ func head(xs []string) []string {
 		return xs[:5]
 	}
 	return xs
+}
+
+// testCorpus is the generated corpus plus the hand-built traces.
+func testCorpus() (corpus []corpusTrace, hand map[string]corpusTrace) {
+	corpus = genCorpus(1, 240)
+	hand = handTraces()
+	names := make([]string, 0, len(hand))
+	for n := range hand {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		corpus = append(corpus, hand[n])
+	}
+	return corpus, hand
+}
+
+// testExprs is diffExprs plus the hand-checked expressions.
+func testExprs() []string {
+	out := slices.Clone(diffExprs)
+	hand := make([]string, 0, len(handExpect))
+	for s := range handExpect {
+		hand = append(hand, s)
+	}
+	sort.Strings(hand)
+	return append(out, hand...)
+}
+
+// checkHandExpect requires that results restricted to the hand traces equal handExpect.
+func checkHandExpect(t *testing.T, hand map[string]corpusTrace, results map[string][]string) {
+	t.Helper()
+	handSet := map[string]bool{}
+	for _, c := range hand {
+		handSet[c.id] = true
+	}
+	for s, names := range handExpect {
+		var got []string
+		for _, id := range results[s] {
+			if handSet[id] {
+				got = append(got, id)
+			}
+		}
+		if want := handIDs(hand, names); !slices.Equal(got, want) {
+			t.Errorf("%s: selected %v among the hand traces, want %v (%v)", s, got, want, names)
+		}
+	}
 }

@@ -237,6 +237,9 @@ func (p *parser) parsePrimary(s scope) (node, error) {
 		p.depth--
 		return x, nil
 	case tIdent:
+		if isWord(t, "and") || isWord(t, "or") {
+			break
+		}
 		return p.parsePredicate(s)
 	case tEOF:
 		return nil, p.unexpected(t, "expected a keyword, '!' or '('")
