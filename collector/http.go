@@ -1,0 +1,171 @@
+package collector
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/VictoriaMetrics/metrics"
+
+	"github.com/fluoro/fluoro/collector/segment"
+)
+
+// maxRequestBytes bounds a PutTraceSegments body: the daemon sends at most
+// 50 documents of at most 64 KiB, which JSON string escaping may double.
+const maxRequestBytes = 16 << 20
+
+func (c *Collector) routes() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /TraceSegments", c.putTraceSegments)
+	mux.HandleFunc("POST /TelemetryRecords", c.putTelemetryRecords)
+	mux.HandleFunc("POST /GetSamplingRules", c.samp.ServeGetSamplingRules)
+	mux.HandleFunc("POST /SamplingTargets", c.samp.ServeSamplingTargets)
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4")
+		c.WriteMetrics(w)
+		metrics.WriteProcessMetrics(w)
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, http.StatusNotFound, "UnknownOperationException",
+			fmt.Sprintf("%s %s is not an operation of this endpoint", r.Method, r.URL.Path))
+	})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("X-Amzn-RequestId", requestID())
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// UnprocessedTraceSegment reports a document PutTraceSegments did not take.
+type UnprocessedTraceSegment struct {
+	ID        string `json:"Id,omitempty"`
+	ErrorCode string `json:"ErrorCode"`
+	Message   string `json:"Message"`
+}
+
+// putTraceSegments is PutTraceSegments: every string of
+// TraceSegmentDocuments is decoded like a datagram body; valid documents are
+// queued, invalid ones reported in UnprocessedTraceSegments.
+func (c *Collector) putTraceSegments(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxRequestBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeError(w, http.StatusRequestEntityTooLarge, "InvalidRequestException",
+				fmt.Sprintf("request body exceeds %d bytes", maxRequestBytes))
+			return
+		}
+		writeError(w, http.StatusBadRequest, "InvalidRequestException", "cannot read request body: "+err.Error())
+		return
+	}
+	var in struct {
+		TraceSegmentDocuments *[]string `json:"TraceSegmentDocuments"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequestException", "malformed request body: "+err.Error())
+		return
+	}
+	if in.TraceSegmentDocuments == nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequestException",
+			"1 validation error detected: Value null at 'traceSegmentDocuments' failed to satisfy constraint: Member must not be null")
+		return
+	}
+	c.m.receivedBytesHTTP.Add(len(body))
+
+	c.inMu.RLock()
+	defer c.inMu.RUnlock()
+	if c.closed {
+		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailableException", "the collector is shutting down")
+		return
+	}
+	dec := c.decoders.Get().(*segment.Decoder)
+	defer c.decoders.Put(dec)
+	out := struct {
+		UnprocessedTraceSegments []UnprocessedTraceSegment `json:"UnprocessedTraceSegments"`
+	}{UnprocessedTraceSegments: []UnprocessedTraceSegment{}}
+	var docs []segment.Document
+	now := time.Now().UnixNano()
+	for _, s := range *in.TraceSegmentDocuments {
+		c.m.receivedHTTP.Inc()
+		docs, err = dec.Decode([]byte(s), now, docs[:0])
+		if err != nil {
+			c.m.reject(err)
+			forEachDecodeError(err, func(de *segment.DecodeError) {
+				u := UnprocessedTraceSegment{ErrorCode: "InvalidSegment", Message: err.Error()}
+				if de != nil {
+					u = UnprocessedTraceSegment{ID: de.ID, ErrorCode: de.Code, Message: de.Error()}
+				}
+				out.UnprocessedTraceSegments = append(out.UnprocessedTraceSegments, u)
+			})
+		}
+		for i := range docs {
+			c.m.acceptedHTTP.Inc()
+			if !c.enqueue(&docs[i]) {
+				out.UnprocessedTraceSegments = append(out.UnprocessedTraceSegments, UnprocessedTraceSegment{
+					ID: docs[i].ID, ErrorCode: "ThrottledException", Message: "collector queue is full; retry later",
+				})
+			}
+		}
+		// The queue owns the documents now; never let Decode reuse them.
+		clear(docs)
+	}
+	writeJSON(w, out)
+}
+
+// putTelemetryRecords accepts the daemon's PutTelemetryRecords and ignores
+// it, so a real X-Ray daemon pointed at Fluoro logs no errors.
+func (c *Collector) putTelemetryRecords(w http.ResponseWriter, r *http.Request) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 1<<20))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequestException", "cannot read request body: "+err.Error())
+		return
+	}
+	var in struct {
+		TelemetryRecords *[]json.RawMessage `json:"TelemetryRecords"`
+	}
+	if err := json.Unmarshal(body, &in); err != nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequestException", "malformed request body: "+err.Error())
+		return
+	}
+	if in.TelemetryRecords == nil {
+		writeError(w, http.StatusBadRequest, "InvalidRequestException",
+			"1 validation error detected: Value null at 'telemetryRecords' failed to satisfy constraint: Member must not be null")
+		return
+	}
+	writeJSON(w, struct{}{})
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "InternalFailure", err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(b)
+}
+
+// writeError writes X-Ray's REST-JSON error shape: the X-Amzn-ErrorType
+// header plus {"__type","message","Message"}.
+func writeError(w http.ResponseWriter, status int, code, msg string) {
+	b, _ := json.Marshal(struct {
+		Type    string `json:"__type"`
+		Message string `json:"message"`
+		Msg     string `json:"Message"`
+	}{code, msg, msg})
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-ErrorType", code)
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+func requestID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
