@@ -80,12 +80,20 @@ export class LiveClient {
     this.emit({ kind: 'closed' });
   }
 
+  /** The connection state as last reported to listeners. */
+  get status(): 'connecting' | 'open' | 'closed' {
+    return this.state;
+  }
+
   /** Reconnect attempts since the last successful open. */
   get attempts(): number {
     return this.attempt;
   }
 
+  private state: 'connecting' | 'open' | 'closed' = 'closed';
+
   private emit(a: LiveAction): void {
+    if (a.kind === 'connecting' || a.kind === 'open' || a.kind === 'closed') this.state = a.kind;
     for (const l of this.listeners) l(a);
   }
 

@@ -1,0 +1,47 @@
+// Response-time histogram drawn with uPlot (bars: latency bucket → count).
+import { useEffect, useRef } from 'preact/hooks';
+import uPlot from 'uplot';
+import 'uplot/dist/uPlot.min.css';
+import type { HistogramEntry } from '../api/types';
+
+export function histogramData(entries: HistogramEntry[]): [number[], number[]] {
+  const sorted = [...entries].filter((e) => Number.isFinite(e.Value) && e.Count > 0).sort((a, b) => a.Value - b.Value);
+  return [sorted.map((e) => e.Value * 1000), sorted.map((e) => e.Count)];
+}
+
+export function Histogram(props: { entries: HistogramEntry[]; width?: number; height?: number; title?: string }) {
+  const ref = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    const [xs, ys] = histogramData(props.entries);
+    if (xs.length === 0) return;
+    const css = getComputedStyle(document.documentElement);
+    const fg = css.getPropertyValue('--fg-muted').trim() || '#888';
+    const grid = css.getPropertyValue('--grid').trim() || '#8883';
+    const bar = css.getPropertyValue('--accent').trim() || '#3b82f6';
+    const axis = { stroke: fg, grid: { stroke: grid, width: 1 }, ticks: { stroke: grid, width: 1 } };
+    const plot = new uPlot(
+      {
+        width: props.width ?? Math.max(200, el.clientWidth || 300),
+        height: props.height ?? 160,
+        legend: { show: false },
+        cursor: { drag: { x: false, y: false } },
+        scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+        axes: [
+          { ...axis, label: 'response time (ms)', labelSize: 18, size: 36 },
+          { ...axis, label: 'requests', labelSize: 18, size: 44 },
+        ],
+        series: [
+          {},
+          { label: 'requests', stroke: bar, fill: bar + '99', width: 1, paths: uPlot.paths.bars!({ size: [0.8, 24] }), points: { show: false } },
+        ],
+      },
+      [xs, ys],
+      el,
+    );
+    return () => plot.destroy();
+  }, [props.entries, props.width, props.height]);
+  if (!props.entries.some((e) => e.Count > 0)) return <p class="muted">No response-time data.</p>;
+  return <div ref={ref} class="histogram" data-testid="histogram" role="img" aria-label={props.title ?? 'Response-time histogram'} />;
+}

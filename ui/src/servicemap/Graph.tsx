@@ -1,0 +1,338 @@
+// SVG service map: nodes with health rings, edges with latency/traffic labels,
+// pan (drag, arrow keys) and zoom (wheel, +/-), keyboard-selectable nodes.
+import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { bounds, edgePath, type Point } from './layout';
+import { formatLatency, formatRate, healthClass, ringSegments, type GraphModel, type MapEdge, type MapNode } from './model';
+import s from './Graph.module.css';
+
+export type Selection = { kind: 'node' | 'edge'; id: string } | null;
+
+interface View {
+  x: number;
+  y: number;
+  k: number;
+}
+
+const R = 30; // node radius
+const RING = 6;
+
+const kindGlyph: Record<MapNode['kind'], string> = {
+  client: 'client',
+  service: '',
+  lambda: 'λ',
+  function: 'ƒ',
+  aws: '',
+  remote: '↗',
+  database: 'DB',
+};
+
+function glyph(n: MapNode): string {
+  const g = kindGlyph[n.kind];
+  if (g) return g;
+  // AWS::DynamoDB::Table -> DynamoDB, AWS::EC2::Instance -> EC2
+  const parts = n.type.split('::');
+  return (parts[1] ?? parts[0] ?? '').slice(0, 8) || 'svc';
+}
+
+function truncate(t: string, n: number): string {
+  return t.length > n ? t.slice(0, n - 1) + '…' : t;
+}
+
+export function fitView(size: { width: number; height: number }, vw: number, vh: number, maxK = 1.25): View {
+  if (size.width <= 0 || size.height <= 0 || vw <= 0 || vh <= 0) return { x: 0, y: 0, k: 1 };
+  const k = Math.max(0.05, Math.min(maxK, vw / size.width, vh / size.height));
+  return { k, x: (vw - size.width * k) / 2, y: (vh - size.height * k) / 2 };
+}
+
+export interface GraphProps {
+  model: GraphModel;
+  positions: Record<string, Point>;
+  selected?: Selection;
+  onSelect?: (sel: Selection) => void;
+  /** Changes of this key re-fit the view (e.g. a new group or time range). */
+  fitKey?: string;
+  testid?: string;
+  compact?: boolean;
+  onDrawn?: () => void;
+}
+
+export function Graph(props: GraphProps) {
+  const { model, positions, selected, onSelect } = props;
+  const svgRef = useRef<SVGSVGElement>(null);
+  const [view, setView] = useState<View>({ x: 0, y: 0, k: 1 });
+  const fitted = useRef<string | undefined>(undefined);
+  const drag = useRef<{ x: number; y: number; vx: number; vy: number; moved: boolean } | null>(null);
+  const size = useMemo(() => bounds(positions), [positions]);
+  const placedCount = model.nodes.filter((n) => positions[n.id]).length;
+
+  const fit = () => {
+    const el = svgRef.current;
+    if (!el) return;
+    setView(fitView(size, el.clientWidth, el.clientHeight));
+  };
+
+  useEffect(() => {
+    const key = `${props.fitKey ?? ''}|${placedCount > 0}`;
+    if (placedCount > 0 && fitted.current !== key) {
+      fitted.current = key;
+      fit();
+    }
+  }, [props.fitKey, placedCount, size.width, size.height]);
+
+  useEffect(() => {
+    if (placedCount === model.nodes.length && model.nodes.length > 0) props.onDrawn?.();
+  });
+
+  const zoomAt = (factor: number, cx: number, cy: number) => {
+    setView((v) => {
+      const k = Math.max(0.05, Math.min(4, v.k * factor));
+      const f = k / v.k;
+      return { k, x: cx - (cx - v.x) * f, y: cy - (cy - v.y) * f };
+    });
+  };
+
+  const onWheel = (ev: WheelEvent) => {
+    ev.preventDefault();
+    const rect = svgRef.current!.getBoundingClientRect();
+    zoomAt(Math.exp(-ev.deltaY * 0.0015), ev.clientX - rect.left, ev.clientY - rect.top);
+  };
+  useEffect(() => {
+    const el = svgRef.current;
+    if (!el) return;
+    el.addEventListener('wheel', onWheel, { passive: false });
+    return () => el.removeEventListener('wheel', onWheel);
+  }, []);
+
+  const onPointerDown = (ev: PointerEvent) => {
+    if (ev.button !== 0) return;
+    drag.current = { x: ev.clientX, y: ev.clientY, vx: view.x, vy: view.y, moved: false };
+  };
+  const onPointerMove = (ev: PointerEvent) => {
+    const d = drag.current;
+    if (!d) return;
+    const dx = ev.clientX - d.x;
+    const dy = ev.clientY - d.y;
+    if (!d.moved && Math.abs(dx) + Math.abs(dy) < 4) return;
+    if (!d.moved) (ev.currentTarget as Element).setPointerCapture?.(ev.pointerId);
+    d.moved = true;
+    setView((v) => ({ ...v, x: d.vx + dx, y: d.vy + dy }));
+  };
+  const onPointerUp = (ev: PointerEvent) => {
+    const d = drag.current;
+    drag.current = null;
+    if (d && !d.moved && ev.target === svgRef.current) onSelect?.(null);
+  };
+  const onKeyDown = (ev: KeyboardEvent) => {
+    if (ev.target !== svgRef.current) return;
+    const el = svgRef.current!;
+    const step = 60;
+    const k: Record<string, () => void> = {
+      '+': () => zoomAt(1.25, el.clientWidth / 2, el.clientHeight / 2),
+      '=': () => zoomAt(1.25, el.clientWidth / 2, el.clientHeight / 2),
+      '-': () => zoomAt(0.8, el.clientWidth / 2, el.clientHeight / 2),
+      '0': fit,
+      ArrowLeft: () => setView((v) => ({ ...v, x: v.x + step })),
+      ArrowRight: () => setView((v) => ({ ...v, x: v.x - step })),
+      ArrowUp: () => setView((v) => ({ ...v, y: v.y + step })),
+      ArrowDown: () => setView((v) => ({ ...v, y: v.y - step })),
+      Escape: () => onSelect?.(null),
+    };
+    const f = k[ev.key];
+    if (f) {
+      ev.preventDefault();
+      f();
+    }
+  };
+
+  const byId = useMemo(() => new Map(model.nodes.map((n) => [n.id, n])), [model]);
+  const showLabels = view.k >= 0.55 || model.nodes.length <= 30;
+  const selKey = selected ? `${selected.kind}:${selected.id}` : '';
+
+  const edgeLayer = useMemo(
+    () =>
+      model.edges.map((e) => {
+        const a = positions[e.source];
+        const b = positions[e.target];
+        if (!a || !b) return null;
+        return (
+          <EdgeView
+            key={e.id}
+            edge={e}
+            a={a}
+            b={b}
+            selected={selKey === `edge:${e.id}`}
+            label={showLabels}
+            srcName={byId.get(e.source)?.name ?? ''}
+            dstName={byId.get(e.target)?.name ?? ''}
+            onSelect={onSelect}
+          />
+        );
+      }),
+    [model, positions, selKey, showLabels],
+  );
+  const nodeLayer = useMemo(
+    () =>
+      model.nodes.map((n) => {
+        const p = positions[n.id];
+        if (!p) return null;
+        return <NodeView key={n.id} node={n} p={p} selected={selKey === `node:${n.id}`} label={showLabels} compact={props.compact ?? false} onSelect={onSelect} />;
+      }),
+    [model, positions, selKey, showLabels],
+  );
+
+  const ready = model.nodes.length > 0 && placedCount === model.nodes.length;
+  return (
+    <div class={s.wrap}>
+      <svg
+        ref={svgRef}
+        class={s.svg}
+        tabIndex={0}
+        role="group"
+        aria-label="Service map. Drag or use the arrow keys to pan, the mouse wheel or + and - to zoom, 0 to fit. Tab to the nodes."
+        data-testid={props.testid ?? 'map'}
+        data-ready={ready ? 'true' : 'false'}
+        data-node-count={placedCount}
+        data-edge-count={model.edges.length}
+        onPointerDown={onPointerDown}
+        onPointerMove={onPointerMove}
+        onPointerUp={onPointerUp}
+        onPointerCancel={() => (drag.current = null)}
+        onKeyDown={onKeyDown}
+      >
+        <defs>
+          {(['ok', 'error', 'throttle', 'fault', 'idle'] as const).map((c) => (
+            <marker key={c} id={`arrow-${c}`} viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+              <path d="M0,0 L10,5 L0,10 z" class={s[`arrow_${c}`]} />
+            </marker>
+          ))}
+        </defs>
+        <g transform={`translate(${view.x},${view.y}) scale(${view.k})`}>
+          <g>{edgeLayer}</g>
+          <g>{nodeLayer}</g>
+        </g>
+      </svg>
+      {!props.compact && (
+        <div class={s.controls} role="toolbar" aria-label="Map zoom">
+          <button type="button" data-testid="map-zoom-in" aria-label="Zoom in" onClick={() => zoomAt(1.25, (svgRef.current?.clientWidth ?? 0) / 2, (svgRef.current?.clientHeight ?? 0) / 2)}>
+            +
+          </button>
+          <button type="button" data-testid="map-zoom-out" aria-label="Zoom out" onClick={() => zoomAt(0.8, (svgRef.current?.clientWidth ?? 0) / 2, (svgRef.current?.clientHeight ?? 0) / 2)}>
+            −
+          </button>
+          <button type="button" data-testid="map-fit" aria-label="Fit map to view" onClick={fit}>
+            ⤢
+          </button>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function activate(ev: KeyboardEvent, f: () => void) {
+  if (ev.key === 'Enter' || ev.key === ' ') {
+    ev.preventDefault();
+    ev.stopPropagation();
+    f();
+  }
+}
+
+function NodeView(props: { node: MapNode; p: Point; selected: boolean; label: boolean; compact: boolean; onSelect?: ((s: Selection) => void) | undefined }) {
+  const { node: n, p } = props;
+  const hc = healthClass(n.health);
+  const C = 2 * Math.PI * R;
+  const segs = ringSegments(n.health);
+  const select = () => props.onSelect?.({ kind: 'node', id: n.id });
+  const title = `${n.name} (${n.type || 'service'}): ${formatRate(n.rpm)}, avg ${formatLatency(n.avgLatency)}; ok ${n.health.ok}, error ${n.health.error}, throttle ${n.health.throttle}, fault ${n.health.fault}`;
+  return (
+    <g
+      class={`${s.node} ${s[`kind_${n.kind}`] ?? ''} ${props.selected ? s.selected : ''}`}
+      transform={`translate(${p.x},${p.y})`}
+      tabIndex={props.onSelect ? 0 : -1}
+      role={props.onSelect ? 'button' : 'img'}
+      aria-label={title}
+      aria-pressed={props.onSelect ? props.selected : undefined}
+      data-testid="map-node"
+      data-node-id={n.id}
+      data-node-name={n.name}
+      data-node-type={n.type}
+      data-kind={n.kind}
+      data-health={hc}
+      onClick={(ev: MouseEvent) => {
+        ev.stopPropagation();
+        select();
+      }}
+      onKeyDown={(ev: KeyboardEvent) => activate(ev, select)}
+    >
+      <title>{title}</title>
+      {props.selected && <circle r={R + RING + 5} class={s.halo} />}
+      <circle r={R} class={s.ringBg} stroke-width={RING} />
+      {segs.map((g) => (
+        <circle
+          key={g.cls}
+          r={R}
+          class={s[`ring_${g.cls}`]}
+          stroke-width={RING}
+          stroke-dasharray={`${Math.max(0.5, g.frac * C - (segs.length > 1 ? 1 : 0))} ${C}`}
+          stroke-dashoffset={-g.start * C}
+          transform="rotate(-90)"
+        />
+      ))}
+      {n.kind === 'client' ? <rect x={-R + 8} y={-R + 8} width={2 * R - 16} height={2 * R - 16} rx={6} class={s.core} /> : <circle r={R - RING / 2 - 2} class={s.core} />}
+      <text class={s.glyph} dy="0.35em">
+        {glyph(n)}
+      </text>
+      <text class={s.name} y={R + RING + 14}>
+        {truncate(n.name, 24)}
+      </text>
+      {props.label && !props.compact && n.kind !== 'client' && (
+        <text class={s.stats} y={R + RING + 29}>
+          {formatRate(n.rpm)} · {formatLatency(n.avgLatency)}
+        </text>
+      )}
+    </g>
+  );
+}
+
+function EdgeView(props: {
+  edge: MapEdge;
+  a: Point;
+  b: Point;
+  selected: boolean;
+  label: boolean;
+  srcName: string;
+  dstName: string;
+  onSelect?: ((s: Selection) => void) | undefined;
+}) {
+  const { edge: e } = props;
+  const hc = healthClass(e.health);
+  const { d, mid } = edgePath(props.a, props.b, R + RING);
+  const width = Math.min(6, 1 + Math.log10(1 + e.rpm));
+  const select = () => props.onSelect?.({ kind: 'edge', id: e.id });
+  const title = `${props.srcName} → ${props.dstName}: ${formatRate(e.rpm)}, avg ${formatLatency(e.avgLatency)}`;
+  return (
+    <g
+      class={`${s.edge} ${s[`edge_${hc}`]} ${props.selected ? s.selected : ''} ${e.edgeType === 'link' ? s.link : ''}`}
+      data-testid="map-edge"
+      data-source={e.source}
+      data-target={e.target}
+      data-health={hc}
+      tabIndex={props.onSelect ? 0 : -1}
+      role={props.onSelect ? 'button' : 'img'}
+      aria-label={title}
+      onClick={(ev: MouseEvent) => {
+        ev.stopPropagation();
+        select();
+      }}
+      onKeyDown={(ev: KeyboardEvent) => activate(ev, select)}
+    >
+      <title>{title}</title>
+      <path d={d} class={s.edgeHit} />
+      <path d={d} class={s.edgeLine} stroke-width={width} marker-end={`url(#arrow-${hc})`} />
+      {props.label && (
+        <text x={mid.x} y={mid.y - 6} class={s.edgeLabel}>
+          {formatLatency(e.avgLatency)} · {formatRate(e.rpm)}
+        </text>
+      )}
+    </g>
+  );
+}
