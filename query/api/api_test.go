@@ -177,10 +177,18 @@ func TestErrors(t *testing.T) {
 			_, err := client.GetTraceSummaries(ctx, window(xray.GetTraceSummariesInput{NextToken: aws.String(other)}))
 			return err
 		}, "InvalidRequestException", 400, "NextToken belongs to a different query"},
-		{"unsupported filter", func() error {
-			_, err := client.GetTraceSummaries(ctx, window(xray.GetTraceSummariesInput{FilterExpression: aws.String(`service("api") { fault }`)}))
+		{"filter syntax error", func() error {
+			_, err := client.GetTraceSummaries(ctx, window(xray.GetTraceSummariesInput{FilterExpression: aws.String(`service("api") {{ fault }`)}))
 			return err
-		}, "InvalidRequestException", 400, "FilterExpression"},
+		}, "InvalidRequestException", 400, "FilterExpression: expected a keyword, '!' or '(', found '{' at position 16: `service(\"api\") {⟨here⟩{ fault }`"},
+		{"filter unknown keyword", func() error {
+			_, err := client.GetTraceSummaries(ctx, window(xray.GetTraceSummariesInput{FilterExpression: aws.String(`bogus = 3`)}))
+			return err
+		}, "InvalidRequestException", 400, "unknown keyword 'bogus'"},
+		{"filter with unsupported group reference", func() error {
+			_, err := client.GetTraceSummaries(ctx, window(xray.GetTraceSummariesInput{FilterExpression: aws.String(`group.name = "slow"`)}))
+			return err
+		}, "InvalidRequestException", 400, "group.name and group.arn are not supported"},
 		{"operation not built yet", func() error {
 			_, err := client.GetServiceGraph(ctx, &xray.GetServiceGraphInput{StartTime: aws.Time(start), EndTime: aws.Time(start.Add(time.Hour))})
 			return err
@@ -497,5 +505,46 @@ func TestRawRequests(t *testing.T) {
 				t.Errorf("error body %s, want __type %q and a Message containing %q", b, tc.code, tc.msg)
 			}
 		})
+	}
+}
+
+// TestGetTraceSummariesFilter: the expression travels to storage as a HAVING
+// condition with bound arguments; root-cause predicates are confirmed in
+// memory on the candidates storage returns.
+func TestGetTraceSummariesFilter(t *testing.T) {
+	ok := `{"trace_id":"` + traceID(1) + `","id":"5e00000000000002","name":"front","start_time":1694498833,"end_time":1694498834,"http":{"response":{"status":200}}}`
+	r := newFakeReader()
+	r.add(t, segT1, indepT1, ok)
+	_, client, _ := newTestAPI(t, Settings{Reader: r}, nil)
+	in := func(expr string) *xray.GetTraceSummariesInput {
+		return &xray.GetTraceSummariesInput{StartTime: aws.Time(time.Unix(base, 0)), EndTime: aws.Time(time.Unix(base+60, 0)),
+			FilterExpression: aws.String(expr)}
+	}
+	out, err := client.GetTraceSummaries(context.Background(), in(`annotation.order = "o-1"`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := r.lastQuery()
+	if !strings.Contains(q.Having, "ann_str.key") || !slices.Equal(q.HavingArgs, []any{"order", "o-1"}) {
+		t.Errorf("storage query Having %q args %v", q.Having, q.HavingArgs)
+	}
+	if strings.Contains(q.Having, "o-1") {
+		t.Errorf("user input inlined into SQL: %q", q.Having)
+	}
+	// The fake store ignores Having: both traces come back.
+	if len(out.TraceSummaries) != 2 {
+		t.Errorf("%d summaries", len(out.TraceSummaries))
+	}
+
+	out, err = client.GetTraceSummaries(context.Background(), in(`rootcause.fault.service { name = "front" }`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(out.TraceSummaries) != 1 || aws.ToString(out.TraceSummaries[0].Id) != t1 {
+		var got []string
+		for _, s := range out.TraceSummaries {
+			got = append(got, aws.ToString(s.Id))
+		}
+		t.Errorf("root-cause filter kept %v, want only the faulted trace %s", got, t1)
 	}
 }

@@ -1,11 +1,90 @@
 package api
 
-import "strings"
+import (
+	"errors"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/fluoro/fluoro/collector/segment"
+	"github.com/fluoro/fluoro/query/filter"
+)
+
+// compiledFilter is a FilterExpression ready for the storage query.
+type compiledFilter struct {
+	having string
+	args   []any
+	// confirm, when set, must accept each candidate trace: the HAVING
+	// condition is only a necessary one (root-cause predicates).
+	confirm *filter.Expr
+}
 
 // compileFilter turns a GetTraceSummaries FilterExpression into the
 // trace-level HAVING condition of the storage query (query/filter's SQL
-// back-end). Until that back-end is available every expression is
-// rejected: a filter is never ignored.
-func compileFilter(expr string) (having string, args []any, err error) {
-	return "", nil, invalidRequest("FilterExpression %q is not supported by this Fluoro version yet; repeat the request without FilterExpression", strings.TrimSpace(expr))
+// back-end). Expressions it cannot parse or translate are rejected with
+// InvalidRequestException: a filter is never ignored.
+func compileFilter(expr string) (compiledFilter, error) {
+	e, err := filter.Parse(expr)
+	if err != nil {
+		var se *filter.SyntaxError
+		if errors.As(err, &se) {
+			return compiledFilter{}, invalidRequest("FilterExpression: %s at position %d: %s", se.Msg, se.Pos, pointAt(expr, se.Pos))
+		}
+		return compiledFilter{}, invalidRequest("FilterExpression: %v", err)
+	}
+	if refs := e.Groups(); len(refs) > 0 {
+		return compiledFilter{}, invalidRequest("FilterExpression: group.name and group.arn are not supported by this Fluoro version yet (groups are not implemented); use the group's expression itself")
+	}
+	having, args, err := e.SQL()
+	if err != nil {
+		return compiledFilter{}, invalidRequest("FilterExpression %q is not supported: %v", expr, err)
+	}
+	c := compiledFilter{having: having, args: args}
+	if e.NeedsMatch() {
+		c.confirm = e
+	}
+	return c, nil
+}
+
+// pointAt shows expr with a marker at byte offset pos, e.g.
+// `service("a") {{ fault` → `service("a") {⟨here⟩{ fault`.
+func pointAt(expr string, pos int) string {
+	pos = max(0, min(pos, len(expr)))
+	return "`" + expr[:pos] + "⟨here⟩" + expr[pos:] + "`"
+}
+
+// spanDecoder re-decodes stored documents into spans for filter.Match. The
+// documents passed validation at ingest; the limits here only keep the
+// decoder from rejecting them now (old times, documents near the size cap).
+type spanDecoder struct {
+	dec  *segment.Decoder
+	docs []segment.Document
+}
+
+func newSpanDecoder() *spanDecoder {
+	l := segment.DefaultLimits()
+	l.MaxDocumentBytes = math.MaxInt32
+	l.MaxFutureSkew = 100 * 365 * 24 * time.Hour
+	return &spanDecoder{dec: segment.NewDecoder(l)}
+}
+
+// spans returns the spans of one trace's stored documents and how many
+// documents no longer decode (they are left out).
+func (d *spanDecoder) spans(docs []storedDocument) (spans []segment.Span, failed int) {
+	d.docs = d.docs[:0]
+	for _, sd := range docs {
+		var err error
+		if d.docs, err = d.dec.Decode(sd.Raw, 0, d.docs); err != nil {
+			failed++
+		}
+	}
+	for _, doc := range d.docs {
+		for _, sp := range doc.Spans {
+			if sp.TraceID == "" {
+				sp.TraceID = strings.ToLower(doc.TraceID)
+			}
+			spans = append(spans, sp)
+		}
+	}
+	return spans, failed
 }

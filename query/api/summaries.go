@@ -57,9 +57,8 @@ func (s *Server) handleGetTraceSummaries(c echo.Context) error {
 type summaryQuery struct {
 	start, end time.Time
 	rangeType  string
-	filter     string
-	having     string
-	havingArgs []any
+	expr       string // FilterExpression as given
+	filter     compiledFilter
 	rate       float64 // share of traces returned; 1 without sampling
 	cursor     string  // storage cursor from NextToken
 }
@@ -72,7 +71,7 @@ func (s *Server) getTraceSummaries(ctx context.Context, in getTraceSummariesInpu
 	}
 	refs, next, err := s.reader.TraceIDs(ctx, traceQuery{
 		Start: q.start, End: q.end, RangeType: q.rangeType,
-		Having: q.having, HavingArgs: q.havingArgs,
+		Having: q.filter.having, HavingArgs: q.filter.args,
 		Limit: s.cfg.PageSize, Cursor: q.cursor,
 	})
 	if err != nil {
@@ -109,13 +108,27 @@ func (s *Server) getTraceSummaries(ctx context.Context, in getTraceSummariesInpu
 	if err != nil {
 		return nil, fmt.Errorf("read documents of %d traces: %w", len(ids), err)
 	}
-	byTrace := groupDocuments(docs)
+	byTrace := groupStored(docs)
+	var dec *spanDecoder
 	for _, id := range ids {
-		d := byTrace[id]
-		if len(d) == 0 {
+		stored := byTrace[id]
+		if len(stored) == 0 {
 			continue // expired between the two reads
 		}
-		a := xraytrace.Assemble(id, d)
+		if q.filter.confirm != nil {
+			if dec == nil {
+				dec = newSpanDecoder()
+			}
+			spans, failed := dec.spans(stored)
+			if failed > 0 {
+				invalidStoredDocs.Add(failed)
+				s.log.Warn("stored documents no longer decode; left out of the filter check", "trace_id", id, "documents", failed)
+			}
+			if !q.filter.confirm.Match(spans) {
+				continue
+			}
+		}
+		a := xraytrace.Assemble(id, xrayDocs(stored))
 		s.reportInvalid(id, a)
 		sum := a.Summary()
 		if q.rangeType == "Event" {
@@ -165,9 +178,9 @@ func (s *Server) parseSummaryQuery(in getTraceSummariesInput) (summaryQuery, err
 		}
 	}
 	if in.FilterExpression != nil && strings.TrimSpace(*in.FilterExpression) != "" {
-		q.filter = *in.FilterExpression
+		q.expr = *in.FilterExpression
 		var err error
-		if q.having, q.havingArgs, err = compileFilter(q.filter); err != nil {
+		if q.filter, err = compileFilter(q.expr); err != nil {
 			return q, err
 		}
 	}
@@ -204,7 +217,7 @@ func (q summaryQuery) fingerprint() string {
 		binary.BigEndian.PutUint64(b[:], uint64(n))
 		h.Write(b[:])
 	}
-	h.Write([]byte(q.rangeType + "\x00" + q.filter))
+	h.Write([]byte(q.rangeType + "\x00" + q.expr))
 	return hex.EncodeToString(h.Sum(nil)[:8])
 }
 

@@ -64,7 +64,7 @@ func (s *Server) batchGetTraces(ctx context.Context, in batchGetTracesInput) (*b
 	if err != nil {
 		return nil, fmt.Errorf("read documents of %d traces: %w", len(ids), err)
 	}
-	byTrace := groupDocuments(docs)
+	byTrace := groupStored(docs)
 	out := &batchGetTracesOutput{Traces: []xraytrace.Trace{}, UnprocessedTraceIds: []string{}}
 	for _, id := range ids {
 		d := byTrace[id]
@@ -72,25 +72,33 @@ func (s *Server) batchGetTraces(ctx context.Context, in batchGetTracesInput) (*b
 			out.UnprocessedTraceIds = append(out.UnprocessedTraceIds, asGiven[id])
 			continue
 		}
-		a := xraytrace.Assemble(id, d)
+		a := xraytrace.Assemble(id, xrayDocs(d))
 		s.reportInvalid(id, a)
 		out.Traces = append(out.Traces, a.Trace(s.cfg.MaxTraceBytes))
 	}
 	return out, nil
 }
 
-// groupDocuments converts stored documents into xraytrace docs by
-// (lower-case) trace id.
-func groupDocuments(docs []storedDocument) map[string][]xraytrace.Doc {
-	m := make(map[string][]xraytrace.Doc)
+// groupStored groups stored documents by (lower-case) trace id.
+func groupStored(docs []storedDocument) map[string][]storedDocument {
+	m := make(map[string][]storedDocument)
 	for _, d := range docs {
 		id := strings.ToLower(d.TraceID)
-		m[id] = append(m[id], xraytrace.Doc{
-			ID: d.ID, ParentID: d.ParentID, Kind: d.Kind, InProgress: d.InProgress,
-			StartTime: d.StartTime, EndTime: d.EndTime, Raw: d.Raw,
-		})
+		m[id] = append(m[id], d)
 	}
 	return m
+}
+
+// xrayDocs converts one trace's stored documents for xraytrace.
+func xrayDocs(docs []storedDocument) []xraytrace.Doc {
+	out := make([]xraytrace.Doc, len(docs))
+	for i, d := range docs {
+		out[i] = xraytrace.Doc{
+			ID: d.ID, ParentID: d.ParentID, Kind: d.Kind, InProgress: d.InProgress,
+			StartTime: d.StartTime, EndTime: d.EndTime, Raw: d.Raw,
+		}
+	}
+	return out
 }
 
 func (s *Server) reportInvalid(traceID string, a *xraytrace.Assembly) {
