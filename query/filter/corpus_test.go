@@ -189,6 +189,7 @@ func (g *gen) subsegment(base int64, seg *segment.Span, parent string, depth uin
 		if segDepth < 3 && g.r.IntN(2) == 0 {
 			callee = g.r.IntN(len(genServices))
 		}
+		s.HTTPTraced = g.r.IntN(4) == 0
 	case 3: // DynamoDB
 		s.Name, s.Namespace, s.AWSOperation = "DynamoDB", "aws", pick(g.r, []string{"PutItem", "GetItem", "Query"})
 		if g.r.IntN(3) > 0 {

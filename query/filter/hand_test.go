@@ -44,7 +44,7 @@ func handTraces() map[string]corpusTrace {
 		ddb.CauseType, ddb.CauseMessage = "dynamodb.ResourceNotFoundException", "Requested resource not found"
 		call := handSpan(tr, "a000000000000003", root.ID, root.ID, false, "auth", 500, 700)
 		call.Service, call.Origin, call.Depth, call.Namespace = "api", "AWS::EC2::Instance", 1, "remote"
-		call.Error, call.HTTPStatus = true, 404
+		call.Error, call.HTTPStatus, call.HTTPTraced = true, 404, true
 		auth := handSpan(tr, "a000000000000004", call.ID, "a000000000000004", true, "auth", 510, 690)
 		auth.Service, auth.Origin, auth.HTTPStatus, auth.Error = "auth", "AWS::ECS::Container", 404, true
 		out["H1"] = corpusTrace{id: tr, docs: []segment.Document{handDoc(segment.KindSegment, root, ddb, call), handDoc(segment.KindSegment, auth)}}
@@ -96,22 +96,33 @@ func handTraces() map[string]corpusTrace {
 		s.Service, s.HTTPStatus = "data-plane", 200
 		out["H5"] = corpusTrace{id: tr, docs: []segment.Document{handDoc(segment.KindSegment, s)}}
 	}
+
+	// H6: gateway answers 200 in 100 ms; its traced call to inventory has no
+	// answering segment yet (partial, and an inferred remote node).
+	{
+		tr := "1-6555a1a0-000000000000000000000006"
+		root := handSpan(tr, "f000000000000001", "", "f000000000000001", true, "gateway", 0, 100)
+		root.Service, root.HTTPStatus = "gateway", 200
+		call := handSpan(tr, "f000000000000002", root.ID, root.ID, false, "inventory", 10, 60)
+		call.Service, call.Depth, call.Namespace, call.HTTPTraced, call.HTTPStatus = "gateway", 1, "remote", true, 200
+		out["H6"] = corpusTrace{id: tr, docs: []segment.Document{handDoc(segment.KindSegment, root, call)}}
+	}
 	return out
 }
 
 // handExpect maps expressions to the hand traces they select.
 var handExpect = map[string][]string{
-	`ok`:                                  {"H1", "H2"},
+	`ok`:                                  {"H1", "H2", "H6"},
 	`!ok`:                                 {"H3", "H4", "H5"},
 	`fault`:                               {"H4"},
 	`error`:                               {"H3"},
 	`throttle`:                            {"H3"},
-	`partial`:                             {"H3"},
-	`inferred`:                            {"H1"},
+	`partial`:                             {"H3", "H6"},
+	`inferred`:                            {"H1", "H6"},
 	`responsetime > 5`:                    {"H2"},
 	`duration = 1.2`:                      {"H1"},
 	`responsetime = 0.25`:                 {"H4"},
-	`duration < 0.3`:                      {"H4", "H5"},
+	`duration < 0.3`:                      {"H4", "H5", "H6"},
 	`http.status = 429`:                   {"H3"},
 	`http.url CONTAINS "/api/game/"`:      {"H1"},
 	`user = "alice"`:                      {"H1"},
@@ -122,13 +133,15 @@ var handExpect = map[string][]string{
 	`service("api") { fault }`:            {},
 	`service() { fault }`:                 {"H1", "H4"},
 	`service("scorekeep-user") { fault }`: {"H1"},
-	`service(id(name: "scorekeep-user", type: "AWS::DynamoDB::Table"))`:         {"H1"},
-	`edge("api", "auth") { error }`:                                             {"H1"},
-	`edge("api", "scorekeep-user") { responsetime = 0.3 }`:                      {"H1"},
-	`edge("api/prod", id(name: "random-name", type: "AWS::Lambda"))`:            {"H2"},
-	`edge(id(type: "AWS::Lambda"), id(type: "AWS::Lambda::Function"))`:          {"H2"},
-	`service(id(name: "random-name", type: "AWS::Lambda::Function")) { error }`: {"H2"},
-	`service(id(name: "random-name", type: "AWS::Lambda")) { error }`:           {},
+	`service(id(name: "scorekeep-user", type: "AWS::DynamoDB::Table"))`:                                 {"H1"},
+	`edge("api", "auth") { error }`:                                                                     {"H1"},
+	`edge("api", "scorekeep-user") { responsetime = 0.3 }`:                                              {"H1"},
+	`edge("api/prod", id(name: "random-name", type: "AWS::Lambda"))`:                                    {"H2"},
+	`edge(id(type: "AWS::Lambda"), id(type: "AWS::Lambda::Function"))`:                                  {"H2"},
+	`service(id(name: "random-name", type: "AWS::Lambda::Function")) { error }`:                         {"H2"},
+	`service(id(name: "random-name", type: "AWS::Lambda")) { error }`:                                   {},
+	`service(id(name: "inventory", type: "remote"))`:                                                    {"H6"},
+	`edge("gateway", "inventory") { responsetime = 0.05 }`:                                              {"H6"},
 	`service("data-plane")`:                                                                             {"H5"},
 	`service("data-plane") { root }`:                                                                    {},
 	`service("billing") { root and fault }`:                                                             {"H4"},

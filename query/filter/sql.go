@@ -99,7 +99,7 @@ func (q *sqlBuilder) trace(n node, neg bool) error {
 		closeNot := q.boolPrefix(n)
 		switch n.kw {
 		case kwPartial:
-			q.w("max(in_progress) = 1")
+			q.w("(max(in_progress) = 1 OR NOT hasAll(", sqlSegParents, ", groupArrayIf(id, is_segment = 0 AND http_traced = 1)))")
 		case kwInferred:
 			q.w("NOT hasAll(", sqlSegParents, ", groupArrayIf(id, ", sqlInferrable, "))")
 		default:

@@ -71,7 +71,7 @@ func TestGroups(t *testing.T) {
 	hand := handTraces()
 	matchSet := func(e *Expr) string {
 		var out []string
-		for _, n := range []string{"H1", "H2", "H3", "H4", "H5"} {
+		for _, n := range []string{"H1", "H2", "H3", "H4", "H5", "H6"} {
 			if e.Match(hand[n].spans()) {
 				out = append(out, n)
 			}

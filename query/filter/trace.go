@@ -166,6 +166,9 @@ func newTrace(in []segment.Span) *trace {
 	}
 	for i := range t.spans {
 		s := &t.spans[i]
+		if !s.IsSegment && s.HTTPTraced && len(t.segsByParent[s.ID]) == 0 {
+			t.partial = true // the instrumented callee's segment has not arrived
+		}
 		if inferrable(s.Span) && len(t.segsByParent[s.ID]) == 0 {
 			s.inferred = true
 			s.infName, s.infType = inferredNode(s.Span)
