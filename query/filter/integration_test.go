@@ -2,11 +2,14 @@ package filter
 
 import (
 	"context"
+	"slices"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/fluoro/fluoro/collector/segment"
+	"github.com/fluoro/fluoro/schema/chstore"
 	"github.com/fluoro/fluoro/schema/chtest"
 )
 
@@ -49,4 +52,42 @@ func TestDifferentialClickHouse(t *testing.T) {
 		return out, rows.Err()
 	})
 	checkHandExpect(t, hand, res)
+
+	// The same conditions through chstore.TraceIDs, the way query/api runs them.
+	st, err := chstore.Open(ctx, db.DSN, chstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for _, s := range []string{`fault`, `service("api") { fault } AND annotation.age > 10`, `edge("api", "auth") { error }`,
+		`user = "alice" OR http.url CONTAINS "/api/game/"`, `!partial AND duration < 3`, `inferred`} {
+		e, err := Parse(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		having, args, err := e.SQL()
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs, next, err := st.TraceIDs(ctx, chstore.TraceQuery{Start: time.Unix(corpusBase-1000, 0), End: time.Unix(corpusBase+200000, 0),
+			RangeType: chstore.RangeTraceID, Having: having, HavingArgs: args, Limit: 10000})
+		if err != nil || next != "" {
+			t.Fatalf("TraceIDs(%q) = %v, %q, %v", s, refs, next, err)
+		}
+		var got []string
+		for _, r := range refs {
+			got = append(got, r.TraceID)
+		}
+		sort.Strings(got)
+		var want []string
+		for _, c := range corpus {
+			if e.Match(c.spans()) {
+				want = append(want, c.id)
+			}
+		}
+		sort.Strings(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("TraceIDs with %q: %d traces, Match: %d", s, len(got), len(want))
+		}
+	}
 }

@@ -35,13 +35,17 @@ func spanClass(s *segment.Span) uint8 {
 	return classOK
 }
 
-// micros converts epoch seconds to whole microseconds the way the spans
-// table stores start_us/end_us.
+// micros converts epoch seconds to whole microseconds exactly as
+// schema/chstore does for start_us/end_us (rounded, clamped to UInt64).
 func micros(sec float64) uint64 {
 	if !(sec > 0) {
 		return 0
 	}
-	return uint64(math.Round(sec * 1e6))
+	us := math.Round(sec * 1e6)
+	if us >= math.MaxUint64 {
+		return math.MaxUint64
+	}
+	return uint64(us)
 }
 
 // inferrable reports whether a subsegment describes a call to a downstream
