@@ -89,7 +89,8 @@ func handTraces() map[string]corpusTrace {
 		out["H4"] = corpusTrace{id: tr, docs: []segment.Document{d1, d2}}
 	}
 
-	// H5: only a downstream segment arrived (its caller is unknown).
+	// H5: only a downstream segment arrived (its caller is unknown): it is
+	// the root, since its parent is not in the trace.
 	{
 		tr := "1-6555a1a0-000000000000000000000005"
 		s := handSpan(tr, "e000000000000001", "e0000000000000ff", "e000000000000001", true, "data-plane", 5, 105)
@@ -112,8 +113,8 @@ func handTraces() map[string]corpusTrace {
 
 // handExpect maps expressions to the hand traces they select.
 var handExpect = map[string][]string{
-	`ok`:                                  {"H1", "H2", "H6"},
-	`!ok`:                                 {"H3", "H4", "H5"},
+	`ok`:                                  {"H1", "H2", "H5", "H6"},
+	`!ok`:                                 {"H3", "H4"},
 	`fault`:                               {"H4"},
 	`error`:                               {"H3"},
 	`throttle`:                            {"H3"},
@@ -143,7 +144,7 @@ var handExpect = map[string][]string{
 	`service(id(name: "inventory", type: "remote"))`:                                                    {"H6"},
 	`edge("gateway", "inventory") { responsetime = 0.05 }`:                                              {"H6"},
 	`service("data-plane")`:                                                                             {"H5"},
-	`service("data-plane") { root }`:                                                                    {},
+	`service("data-plane") { root }`:                                                                    {"H5"},
 	`service("billing") { root and fault }`:                                                             {"H4"},
 	`rootcause.fault.service { last and name = "scorekeep-user" }`:                                      {"H1"},
 	`rootcause.fault.service { name = "billing" }`:                                                      {"H4"},
@@ -151,7 +152,7 @@ var handExpect = map[string][]string{
 	`rootcause.fault.exception { name = "dynamodb.ResourceNotFoundException" }`:                         {"H1"},
 	`rootcause.error.service { last and name = "auth" }`:                                                {"H1"},
 	`rootcause.responsetime.service { last and type = "AWS::Lambda::Function" }`:                        {"H2"},
-	`rootcause.responsetime.entity { first and coverage = 1 }`:                                          {"H3", "H4"},
+	`rootcause.responsetime.entity { first and coverage = 1 }`:                                          {"H3", "H4", "H5"},
 	`rootcause.responsetime.entity { remote and coverage = 0.25 }`:                                      {"H1"},
 	`rootcause.json = #[{"Services": [{"Name": "api"}, {"Name": "scorekeep-user", "Inferred": true}]}]`: {"H1"},
 }

@@ -261,7 +261,7 @@ func evalSpan(n node, s *span) bool {
 		return !evalSpan(n.x, s)
 	case *boolPred:
 		if n.kw == kwRoot {
-			return boolResult(n, s.IsSegment && s.ParentID == "")
+			return boolResult(n, s.rootCand)
 		}
 		return boolResult(n, classIs(s.class, n.kw))
 	case *numPred:

@@ -2,41 +2,64 @@ package filter
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 )
 
-// SQL expressions over one row of the spans table, shared by the back-end.
+// SQL expressions over rows of the spans table, shared by the back-end.
+// Lambda parameters end in "_" so that they cannot collide with aliases of
+// the enclosing query (chstore.TraceIDs names a column t).
 const (
 	// sqlClass classifies a row like spanClass: 0 ok, 1 error, 2 throttle, 3 fault.
 	sqlClass = "multiIf(fault = 1, 3, throttle = 1, 2, error = 1, 1, " +
 		"http_status >= 500 AND http_status < 600, 3, http_status = 429, 2, " +
 		"http_status >= 400 AND http_status < 500, 1, 0)"
-	sqlIsRoot  = "is_segment = 1 AND parent_id = ''"
-	sqlHasRoot = "countIf(" + sqlIsRoot + ") > 0"
-	sqlDurRow  = "if(end_us >= start_us, end_us - start_us, 0)"
+	sqlDurRow = "if(end_us >= start_us, end_us - start_us, 0)"
+	sqlAllIDs = "groupArray(id)"
+	// sqlRootCands are the segments without a parent in the trace, as
+	// tuples starting with (start_us, id); the smallest is the root. The
+	// tuple members are read with sqlRootVal.
+	sqlRootCands = "arrayFilter(ft_ -> tupleElement(ft_, 3) = '' OR NOT has(" + sqlAllIDs + ", tupleElement(ft_, 3)), " +
+		"groupArrayIf((start_us, id, parent_id, " + sqlClass + ", in_progress, " + sqlDurRow + ", http_status, " +
+		"http_url, http_method, http_user_agent, http_client_ip), is_segment = 1))"
+	sqlHasRoot = "notEmpty(" + sqlRootCands + ")"
 	// sqlInferrable mirrors inferrable().
 	sqlInferrable = "(is_segment = 0 AND (namespace IN ('aws', 'remote') OR sql_url != '' OR sql_database_type != ''))"
 	sqlAWSRes     = "namespace = 'aws' AND aws_resource != '' AND name = "
+	sqlLambda     = sqlAWSRes + "'Lambda' AND aws_operation = 'Invoke'"
+	sqlIsSQL      = "sql_url != '' OR sql_database_type != ''"
 	// sqlInfName and sqlInfType mirror inferredNode().
-	sqlInfName = "multiIf(sql_url != '' OR sql_database_type != '', name, " +
+	sqlInfName = "multiIf(" +
 		sqlAWSRes + "'DynamoDB', aws_resource, " +
 		sqlAWSRes + "'SQS', splitByChar('/', aws_resource)[-1], " +
 		sqlAWSRes + "'S3', aws_resource, " +
-		sqlAWSRes + "'Lambda', aws_resource, name)"
-	sqlInfType = "multiIf(sql_url != '' OR sql_database_type != '', 'Database::SQL', " +
+		sqlLambda + ", splitByChar(':', if(position(aws_resource, ':function:') > 0, " +
+		"substring(aws_resource, position(aws_resource, ':function:') + 10), aws_resource))[1], name)"
+	sqlInfType = "multiIf(" +
 		sqlAWSRes + "'DynamoDB', 'AWS::DynamoDB::Table', " +
 		sqlAWSRes + "'SQS', 'AWS::SQS::Queue', " +
 		sqlAWSRes + "'S3', 'AWS::S3::Bucket', " +
-		sqlAWSRes + "'Lambda', 'AWS::Lambda', " +
-		"namespace = 'aws', concat('AWS::', name), 'remote')"
+		sqlLambda + ", 'AWS::Lambda', " +
+		"namespace = 'aws', concat('AWS::', name), " + sqlIsSQL + ", 'Database::SQL', 'remote')"
 	sqlSegParents = "groupArrayIf(parent_id, is_segment = 1)"
 	sqlDuration   = "if(maxIf(end_us, in_progress = 0) > min(start_us), maxIf(end_us, in_progress = 0) - min(start_us), 0)"
 )
 
-// sqlRootVal is the value of a row expression on the trace's entry segment:
-// the parentless segment that started first (ties: smallest id).
-func sqlRootVal(x string) string {
-	return "argMinIf(" + x + ", (start_us, id), " + sqlIsRoot + ")"
+// Members of the sqlRootCands tuples.
+const (
+	rootClass = iota + 4
+	rootInProgress
+	rootDur
+	rootStatus
+	rootURL
+	rootMethod
+	rootUserAgent
+	rootClientIP
+)
+
+// sqlRootVal is member k of the root's tuple (see sqlRootCands).
+func sqlRootVal(k int) string {
+	return "tupleElement(arraySort(" + sqlRootCands + ")[1], " + strconv.Itoa(k) + ")"
 }
 
 // SQL translates the expression into a HAVING condition over rows of the
@@ -59,6 +82,9 @@ func (e *Expr) SQL() (having string, args []any, err error) {
 type sqlBuilder struct {
 	b    strings.Builder
 	args []any
+	// rowRoot is what the root keyword stands for in the block being
+	// written ("1" or "0"), see service.
+	rowRoot string
 }
 
 func (q *sqlBuilder) w(parts ...string) {
@@ -103,7 +129,7 @@ func (q *sqlBuilder) trace(n node, neg bool) error {
 		case kwInferred:
 			q.w("NOT hasAll(", sqlSegParents, ", groupArrayIf(id, ", sqlInferrable, "))")
 		default:
-			q.w("(", sqlHasRoot, " AND ", sqlRootVal(sqlClass), classSet(n.kw), ")")
+			q.w("(", sqlHasRoot, " AND ", sqlRootVal(rootClass), classSet(n.kw), ")")
 		}
 		q.w(closeNot)
 	case *numPred:
@@ -111,9 +137,9 @@ func (q *sqlBuilder) trace(n node, neg bool) error {
 		case kwDuration:
 			q.w("(countIf(in_progress = 0) > 0 AND ", sqlDuration, " / 1000000 ", n.op.String(), " ")
 		case kwResponseTime:
-			q.w("(", sqlHasRoot, " AND ", sqlRootVal("in_progress"), " = 0 AND ", sqlRootVal(sqlDurRow), " / 1000000 ", n.op.String(), " ")
+			q.w("(", sqlHasRoot, " AND ", sqlRootVal(rootInProgress), " = 0 AND ", sqlRootVal(rootDur), " / 1000000 ", n.op.String(), " ")
 		case kwHTTPStatus:
-			q.w("(", sqlHasRoot, " AND ", sqlRootVal("http_status"), " != 0 AND ", sqlRootVal("http_status"), " ", n.op.String(), " ")
+			q.w("(", sqlHasRoot, " AND ", sqlRootVal(rootStatus), " != 0 AND ", sqlRootVal(rootStatus), " ", n.op.String(), " ")
 		default:
 			return fmt.Errorf("filter: keyword %s in trace scope", n.kw)
 		}
@@ -123,7 +149,7 @@ func (q *sqlBuilder) trace(n node, neg bool) error {
 		col := strColumn(n.kw)
 		switch n.kw {
 		case kwHTTPURL, kwHTTPMethod, kwHTTPUserAgent, kwHTTPClientIP:
-			v := sqlRootVal(col)
+			v := sqlRootVal(rootMember(n.kw))
 			q.w("(", sqlHasRoot, " AND ", v, " != '' AND ")
 			q.strCond(v, n.op, n.val)
 			q.w(")")
@@ -137,21 +163,7 @@ func (q *sqlBuilder) trace(n node, neg bool) error {
 	case *annPred:
 		q.annotation(n)
 	case *serviceNode:
-		q.w("(max(is_segment = 1")
-		if n.ref != nil {
-			q.ref(n.ref, "name", "origin", "aws_account_id")
-		}
-		if err := q.block(n.block); err != nil {
-			return err
-		}
-		q.w(") = 1 OR NOT hasAll(", sqlSegParents, ", groupArrayIf(id, ", sqlInferrable)
-		if n.ref != nil {
-			q.ref(n.ref, sqlInfName, sqlInfType, "aws_account_id")
-		}
-		if err := q.block(n.block); err != nil {
-			return err
-		}
-		q.w(")))")
+		return q.service(n)
 	case *edgeNode:
 		return q.edge(n)
 	case *groupPred:
@@ -200,6 +212,62 @@ func binary(n node) (l, r node, op string) {
 	return o.l, o.r, " OR "
 }
 
+// service writes service(ref) { block }: a segment of the node, or a
+// subsegment generating the inferred node, satisfies block. A block that
+// tests root is written twice, with root fixed to true (the segment's parent
+// is not in the trace) and to false (it is).
+func (q *sqlBuilder) service(n *serviceNode) error {
+	ref := func(name, typ string) {
+		if n.ref != nil {
+			q.ref(n.ref, name, typ, "aws_account_id")
+		}
+	}
+	q.w("(")
+	if usesRoot(n.block) {
+		q.w("NOT hasAll(", sqlAllIDs, ", groupArrayIf(parent_id, is_segment = 1")
+		ref("name", "origin")
+		q.rowRoot = "1"
+		if err := q.block(n.block); err != nil {
+			return err
+		}
+		q.w(")) OR hasAny(groupArrayIf(parent_id, is_segment = 1")
+		ref("name", "origin")
+		q.rowRoot = "0"
+		if err := q.block(n.block); err != nil {
+			return err
+		}
+		q.w("), ", sqlAllIDs, ")")
+	} else {
+		q.w("max(is_segment = 1")
+		ref("name", "origin")
+		if err := q.block(n.block); err != nil {
+			return err
+		}
+		q.w(") = 1")
+	}
+	q.w(" OR NOT hasAll(", sqlSegParents, ", groupArrayIf(id, ", sqlInferrable)
+	ref(sqlInfName, sqlInfType)
+	q.rowRoot = "0" // an inferred node is never the entry point
+	if err := q.block(n.block); err != nil {
+		return err
+	}
+	q.rowRoot = ""
+	q.w(")))")
+	return nil
+}
+
+func usesRoot(n node) bool {
+	found := false
+	if n != nil {
+		walk(n, func(x node) {
+			if b, ok := x.(*boolPred); ok && b.kw == kwRoot {
+				found = true
+			}
+		})
+	}
+	return found
+}
+
 // boolPrefix opens a NOT for `kw = false` / `kw != true` and returns what closes it.
 func (q *sqlBuilder) boolPrefix(n *boolPred) string {
 	if n.op != opNone && (n.val == (n.op == opNe)) {
@@ -219,6 +287,18 @@ func classSet(kw keyword) string {
 		return " = 2"
 	}
 	return " = 3" // fault
+}
+
+func rootMember(kw keyword) int {
+	switch kw {
+	case kwHTTPURL:
+		return rootURL
+	case kwHTTPMethod:
+		return rootMethod
+	case kwHTTPUserAgent:
+		return rootUserAgent
+	}
+	return rootClientIP
 }
 
 func strColumn(kw keyword) string {
@@ -276,22 +356,22 @@ func (q *sqlBuilder) annotation(n *annPred) {
 		q.w(")) = 1")
 		return
 	}
-	q.w("max(arrayExists((k, v) -> k = ")
+	q.w("max(arrayExists((fk_, fv_) -> fk_ = ")
 	q.arg(n.key)
 	q.w(" AND ")
 	switch n.val.kind {
 	case litString:
-		q.strCond("v", n.op, n.val.s)
+		q.strCond("fv_", n.op, n.val.s)
 		q.w(", ann_str.key, ann_str.value)) = 1")
 	case litNumber:
-		q.w("v ", n.op.String(), " ")
+		q.w("fv_ ", n.op.String(), " ")
 		q.arg(n.val.n)
 		q.w(", ann_num.key, ann_num.value)) = 1")
 	case litBool:
 		if n.val.b == (n.op == opEq) {
-			q.w("v = 1")
+			q.w("fv_ = 1")
 		} else {
-			q.w("v = 0")
+			q.w("fv_ = 0")
 		}
 		q.w(", ann_bool.key, ann_bool.value)) = 1")
 	}
@@ -372,7 +452,10 @@ func (q *sqlBuilder) row(n node) error {
 	case *boolPred:
 		closeNot := q.boolPrefix(n)
 		if n.kw == kwRoot {
-			q.w("(", sqlIsRoot, ")")
+			if q.rowRoot == "" {
+				return fmt.Errorf("filter: root outside service() { }")
+			}
+			q.w(q.rowRoot)
 		} else {
 			q.w(sqlClass, classSet(n.kw))
 		}

@@ -54,15 +54,14 @@ func inferrable(s *segment.Span) bool {
 	return !s.IsSegment && (s.Namespace == "aws" || s.Namespace == "remote" || s.SQLURL != "" || s.SQLDatabaseType != "")
 }
 
-// inferredNode names the node inferred from subsegment s (xray.md §6.2):
-// DynamoDB/SQS/S3/Lambda calls that name their resource get a node per
-// table/queue/bucket/function; other aws calls are AWS::<name>; SQL calls
-// are Database::SQL; other remote calls are "remote".
+// inferredNode names the node inferred from subsegment s (xray.md §6.2),
+// like query/xraytrace: aws calls that name their DynamoDB table, SQS queue,
+// S3 bucket or invoked Lambda function get a node per resource, other aws
+// calls are AWS::<name>; SQL calls are Database::SQL; other remote calls are
+// "remote". Nodes are named after the resource, else the subsegment.
 func inferredNode(s *segment.Span) (name, typ string) {
-	if s.SQLURL != "" || s.SQLDatabaseType != "" {
-		return s.Name, "Database::SQL"
-	}
-	if s.Namespace == "aws" {
+	switch {
+	case s.Namespace == "aws":
 		res := s.AWSResource
 		switch {
 		case s.Name == "DynamoDB" && res != "":
@@ -71,12 +70,26 @@ func inferredNode(s *segment.Span) (name, typ string) {
 			return res[strings.LastIndexByte(res, '/')+1:], "AWS::SQS::Queue"
 		case s.Name == "S3" && res != "":
 			return res, "AWS::S3::Bucket"
-		case s.Name == "Lambda" && res != "":
-			return res, "AWS::Lambda"
+		case s.Name == "Lambda" && s.AWSOperation == "Invoke" && res != "":
+			return lambdaFunctionName(res), "AWS::Lambda"
 		}
 		return s.Name, "AWS::" + s.Name
+	case s.SQLURL != "" || s.SQLDatabaseType != "":
+		return s.Name, "Database::SQL"
 	}
 	return s.Name, "remote"
+}
+
+// lambdaFunctionName reduces a function name, ARN or qualified name to the
+// bare function name.
+func lambdaFunctionName(fn string) string {
+	if i := strings.Index(fn, ":function:"); i >= 0 {
+		fn = fn[i+len(":function:"):]
+	}
+	if i := strings.IndexByte(fn, ':'); i >= 0 {
+		fn = fn[:i]
+	}
+	return fn
 }
 
 // span is one deduplicated span with derived values.
@@ -85,6 +98,8 @@ type span struct {
 	startUS, endUS uint64
 	complete       bool
 	class          uint8
+	// rootCand is set for a segment whose parent is not in the trace.
+	rootCand bool
 	// inferred is set when the span generates an inferred node: it is
 	// inferrable and no real segment has it as parent.
 	inferred         bool
@@ -106,11 +121,13 @@ type trace struct {
 	// segsByParent maps a parent id to the indexes of segments naming it.
 	segsByParent map[string][]int
 	children     map[string][]int // lazily built: parent id -> all child spans
-	root         int              // index of the entry segment, -1 if none
-	partial      bool
-	hasDuration  bool
-	durationUS   uint64
-	anyInferred  bool
+	// root is the index of the entry segment, -1 if none: the segment
+	// without a parent in the trace that started first (ties: smallest id).
+	root        int
+	partial     bool
+	hasDuration bool
+	durationUS  uint64
+	anyInferred bool
 
 	causes     [rcResponseTime + 1][]rootCause // lazily computed root causes
 	causesDone [rcResponseTime + 1]bool
@@ -159,10 +176,6 @@ func newTrace(in []segment.Span) *trace {
 		}
 		if s.IsSegment {
 			t.segsByParent[s.ParentID] = append(t.segsByParent[s.ParentID], i)
-			if s.ParentID == "" && (t.root < 0 || s.startUS < t.spans[t.root].startUS ||
-				(s.startUS == t.spans[t.root].startUS && s.ID < t.spans[t.root].ID)) {
-				t.root = i
-			}
 		}
 	}
 	if t.hasDuration && maxEnd > minStart {
@@ -170,6 +183,12 @@ func newTrace(in []segment.Span) *trace {
 	}
 	for i := range t.spans {
 		s := &t.spans[i]
+		if _, ok := t.byID[s.ParentID]; s.IsSegment && (s.ParentID == "" || !ok) {
+			s.rootCand = true
+			if t.root < 0 || t.less(i, t.root) {
+				t.root = i
+			}
+		}
 		if !s.IsSegment && s.HTTPTraced && len(t.segsByParent[s.ID]) == 0 {
 			t.partial = true // the instrumented callee's segment has not arrived
 		}
