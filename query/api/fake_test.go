@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"log/slog"
 	"encoding/json"
 	"net/http/httptest"
 	"slices"
@@ -150,6 +151,9 @@ func newTestAPI(t *testing.T, set Settings, mut func(*Config)) (*Server, *xray.C
 	if mut != nil {
 		mut(&cfg)
 	}
+	if set.Logger == nil {
+		set.Logger = testLogger(t)
+	}
 	s, err := New(cfg, set)
 	if err != nil {
 		t.Fatal(err)
@@ -168,4 +172,17 @@ func newTestAPI(t *testing.T, set Settings, mut func(*Config)) (*Server, *xray.C
 		}),
 	})
 	return s, client, hs.URL
+}
+
+// testLogger sends the server's log to the test's log.
+func testLogger(t testing.TB) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Helper()
+	w.t.Log(strings.TrimSuffix(string(p), "\n"))
+	return len(p), nil
 }

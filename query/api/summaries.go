@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/fluoro/fluoro/query/xraytrace"
+	"github.com/fluoro/fluoro/schema/chstore"
 	"github.com/labstack/echo/v4"
 )
 
@@ -74,6 +76,11 @@ func (s *Server) getTraceSummaries(ctx context.Context, in getTraceSummariesInpu
 		Having: q.filter.having, HavingArgs: q.filter.args,
 		Limit: s.cfg.PageSize, Cursor: q.cursor,
 	})
+	if errors.Is(err, chstore.ErrBadQuery) {
+		// Our tokens carry the storage cursor; a cursor storage rejects was
+		// forged or comes from an incompatible version.
+		return nil, invalidRequest("the request cannot be answered (%v); if it has a NextToken, repeat it without", err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("select traces: %w", err)
 	}
