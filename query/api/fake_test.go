@@ -2,8 +2,8 @@ package api
 
 import (
 	"context"
-	"log/slog"
 	"encoding/json"
+	"log/slog"
 	"net/http/httptest"
 	"slices"
 	"strconv"
