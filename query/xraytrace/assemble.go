@@ -1,7 +1,6 @@
 package xraytrace
 
 import (
-	"bytes"
 	"cmp"
 	"slices"
 
@@ -88,6 +87,9 @@ func Assemble(traceID string, docs []Doc) *Assembly {
 		if ad.doc.ParentID == "" {
 			ad.doc.ParentID = string(v.GetStringBytes("parent_id"))
 		}
+		// Ids match case-insensitively (storage keeps them lower-case, the
+		// raw documents as sent).
+		ad.doc.ID, ad.doc.ParentID = lowerID(ad.doc.ID), lowerID(ad.doc.ParentID)
 		if !ad.sub && ad.doc.ParentID != "" {
 			a.segmentParents[ad.doc.ParentID] = true
 		}
@@ -198,7 +200,7 @@ func (a *Assembly) index() map[string]nodeRef {
 		for len(stack) > 0 {
 			r := stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
-			id := string(r.v.GetStringBytes("id"))
+			id := lowerID(string(r.v.GetStringBytes("id")))
 			if id != "" {
 				a.ids[id] = true
 				if old, ok := index[id]; !ok || a.better(r, old) {
@@ -280,7 +282,7 @@ func (a *Assembly) embeddedCopy(id string, skip int) (nodeRef, bool) {
 					continue
 				}
 				ref := nodeRef{v: s, doc: i, arr: r.v.Get("subsegments"), idx: k, inProgress: s.GetBool("in_progress")}
-				if bytes.Equal(s.GetStringBytes("id"), []byte(id)) {
+				if lowerID(string(s.GetStringBytes("id"))) == id {
 					return ref, true
 				}
 				stack = append(stack, ref)
@@ -327,4 +329,20 @@ func (a *Assembly) breakCycles(parent []int) {
 			state[j] = done
 		}
 	}
+}
+
+// lowerID returns s with ASCII letters in lower case (ids are hex).
+func lowerID(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
 }

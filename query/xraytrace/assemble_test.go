@@ -188,6 +188,18 @@ func TestCompile(t *testing.T) {
 			duration: 1,
 		},
 		{
+			name: "ids match whatever their case",
+			docs: []string{
+				`{"id":"5E00000000000001","name":"svc","trace_id":"` + tid + `","start_time":100,"end_time":110,"subsegments":[{"id":"E000000000000001","name":"embedded","start_time":101,"end_time":109}]}`,
+				`{"id":"d000000000000001","name":"D","start_time":105,"end_time":106,"type":"subsegment","trace_id":"` + tid + `","parent_id":"e000000000000001"}`,
+				`{"id":"D000000000000002","name":"D2","start_time":106,"end_time":107,"type":"subsegment","trace_id":"` + tid + `","parent_id":"5e00000000000001"}`,
+			},
+			want: []string{`{"id":"5E00000000000001","name":"svc","trace_id":"` + tid + `","start_time":100,"end_time":110,"subsegments":[
+				{"id":"E000000000000001","name":"embedded","start_time":101,"end_time":109,"subsegments":[{"id":"d000000000000001","name":"D","start_time":105,"end_time":106}]},
+				{"id":"D000000000000002","name":"D2","start_time":106,"end_time":107}]}`},
+			duration: 10,
+		},
+		{
 			name: "escapes survive re-serialisation",
 			docs: []string{segBare, escaped},
 			want: []string{`{"id":"5e00000000000001","name":"svc","trace_id":"` + tid + `","start_time":100,"end_time":110,"subsegments":[
@@ -233,7 +245,7 @@ func checkTrace(t *testing.T, tc compileCase, order []int, tr Trace) {
 			ID string `json:"id"`
 		}
 		_ = json.Unmarshal([]byte(w), &idOnly)
-		if got.ID != idOnly.ID {
+		if got.ID != strings.ToLower(idOnly.ID) {
 			t.Errorf("order %v: segment %d Id = %q, want %q", order, i, got.ID, idOnly.ID)
 		}
 	}

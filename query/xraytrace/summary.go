@@ -163,7 +163,7 @@ func (a *Assembly) Summary() Summary {
 			if id := str(v, "aws", "ec2", "instance_id"); id != "" && !slices.Contains(instances, id) {
 				instances = append(instances, id)
 			}
-		} else if k, ok := inferredService(v); ok && !a.segmentParents[str(v, "id")] {
+		} else if k, ok := inferredService(v); ok && !a.segmentParents[lowerID(str(v, "id"))] {
 			addService(k)
 		}
 		if v.GetBool("in_progress") {
