@@ -23,6 +23,18 @@
 // PutTraceSegments, sampling endpoints and /metrics), so an SDK pointed at
 // the API port can also send segments.
 //
+// GetTraceSummaries' FilterExpression is parsed by query/filter and sent
+// to storage as a HAVING condition with bound arguments; root-cause
+// predicates, which the span table cannot decide, are confirmed in memory
+// with filter's evaluator. Expressions that do not parse, or use what is not
+// supported yet (group.name, group.arn), are rejected with
+// InvalidRequestException naming the position or the keyword: a filter is
+// never ignored. NextToken wraps the storage cursor with a fingerprint of
+// the query, so a token reused with other parameters is rejected.
+// Sampling (or a SamplingStrategy) keeps a stable hash-chosen share of the
+// traces, SamplingStrategy.Value or 10 %; PartialScan and FixedRate are
+// treated alike.
+//
 // Handlers are thin: they decode the request into plain Go values and call
 // the operation functions (batchGetTraces, getTraceSummaries), which tests
 // also call directly. Storage is reached through TraceReader, declared here
