@@ -6,8 +6,8 @@
 // binary, and provided.al2023 / provided.al2, whose runtime is the function's
 // own `bootstrap` executable (Runtime.Native; the engine starts it itself).
 // Every nodejs*.x runs on the local `node` (18 or later) and every python3.x
-// on the local python3 (python3.N first when it is on PATH): the identifier
-// selects the programming model, not an interpreter version.
+// on the local python3 (flags -runtime-node, -runtime-python choose others):
+// the identifier selects the programming model, not an interpreter version.
 //
 // # Exported API
 //

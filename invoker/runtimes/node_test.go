@@ -118,6 +118,7 @@ exports.handler = (event, context) => {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			api := newFakeAPI(t)
 			p := start(t, api, function{runtime: nodeRuntime, handler: tt.handler, files: tt.files})
 			got := api.invoke(t, p, invocation{id: "req-1", body: tt.event})
@@ -263,6 +264,7 @@ exports.handler = async () => { throw new MyErr("mine"); };`, `{}`, "MyErr", "mi
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			api := newFakeAPI(t)
 			p := start(t, api, function{runtime: nodeRuntime, handler: "index.handler", files: map[string]string{"index.js": tt.code}})
 			got := api.invoke(t, p, invocation{id: "req-e", body: tt.event})
@@ -348,6 +350,7 @@ func TestNodeInitErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
 			api := newFakeAPI(t)
 			p := start(t, api, function{runtime: nodeRuntime, handler: tt.handler, files: tt.files})
 			got := api.wait(t, p)

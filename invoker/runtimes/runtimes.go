@@ -2,6 +2,7 @@ package runtimes
 
 import (
 	"bytes"
+	"context"
 	_ "embed"
 	"errors"
 	"flag"
@@ -11,6 +12,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 )
 
 //go:embed bootstrap/node.mjs
@@ -111,20 +114,20 @@ type Config struct {
 	// Node is the Node.js executable (name looked up on PATH, or a path) for
 	// every nodejs*.x runtime. Default "node".
 	Node string
-	// Python is the Python executable for every python3.x runtime. Empty (the
-	// default) means: "python3.N" on PATH when it exists for runtime python3.N,
-	// else "python3".
+	// Python is the Python executable for every python3.x runtime. Default
+	// "python3". (Version-named executables are not probed: pyenv-style shims
+	// exist on PATH for versions that are not installed.)
 	Python string
 }
 
 // DefaultConfig returns the defaults RegisterFlags installs.
-func DefaultConfig() Config { return Config{Node: "node"} }
+func DefaultConfig() Config { return Config{Node: "node", Python: "python3"} }
 
 // RegisterFlags registers -runtime-node and -runtime-python on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	d := DefaultConfig()
 	fs.StringVar(&c.Node, "runtime-node", d.Node, "Node.js executable (name on PATH or path) running the nodejs*.x runtimes")
-	fs.StringVar(&c.Python, "runtime-python", d.Python, "Python executable running the python3.x runtimes (default: python3.N when on PATH, else python3)")
+	fs.StringVar(&c.Python, "runtime-python", d.Python, "Python executable (name on PATH or path) running the python3.x runtimes")
 }
 
 // Validate checks the configuration. Missing interpreters are not an error
@@ -133,10 +136,15 @@ func (c Config) Validate() error {
 	if strings.TrimSpace(c.Node) == "" {
 		return errors.New("runtimes: -runtime-node must not be empty")
 	}
+	if strings.TrimSpace(c.Python) == "" {
+		return errors.New("runtimes: -runtime-python must not be empty")
+	}
 	return nil
 }
 
-// Interpreter returns the absolute path of the executable that runs r.
+// Interpreter returns the absolute path of the executable that runs r: the
+// configured name is looked up on PATH and then asked for its real
+// executable (once per process; this also checks Node ≥ 18 / Python ≥ 3.8).
 // The error wraps ErrNative for provided runtimes and ErrInterpreterNotFound
 // (with the names tried and how to fix it) when nothing is installed.
 func (c Config) Interpreter(r Runtime) (string, error) {
@@ -148,30 +156,83 @@ func (c Config) Interpreter(r Runtime) (string, error) {
 			candidates = []string{"node"}
 		}
 	case FamilyPython:
-		if c.Python != "" {
-			candidates = []string{c.Python}
-		} else {
-			candidates = []string{r.ID /* "python3.N" */, "python3"}
+		candidates = []string{c.Python}
+		if c.Python == "" {
+			candidates = []string{"python3"}
 		}
 	case FamilyProvided:
 		return "", fmt.Errorf("runtimes: %s: %w", r.ID, ErrNative)
 	default:
 		return "", fmt.Errorf("runtimes: %q: %w", r.ID, ErrUnsupported)
 	}
-	for _, name := range candidates {
-		if p, err := exec.LookPath(name); err == nil {
-			if abs, err := filepath.Abs(p); err == nil {
-				return abs, nil
-			}
-			return p, nil
-		}
-	}
 	flagName := "-runtime-node"
 	if r.Family == FamilyPython {
 		flagName = "-runtime-python"
 	}
+	var probeErr error
+	for _, name := range candidates {
+		p, err := exec.LookPath(name)
+		if err != nil {
+			continue
+		}
+		real, err := realExecutable(p, r.Family)
+		if err == nil {
+			return real, nil
+		}
+		probeErr = err
+	}
+	if probeErr != nil {
+		return "", fmt.Errorf("runtimes: %s needs %s, which does not run (%v; install it or set %s): %w",
+			r.ID, strings.Join(candidates, " or "), probeErr, flagName, ErrInterpreterNotFound)
+	}
 	return "", fmt.Errorf("runtimes: %s needs %s, which is not installed or not on PATH (install it or set %s): %w",
 		r.ID, strings.Join(candidates, " or "), flagName, ErrInterpreterNotFound)
+}
+
+// resolved caches realExecutable: path → string or error.
+var resolved sync.Map
+
+// realExecutable asks the interpreter found at path for its own executable
+// (once per path), so that version-manager shims such as pyenv's, which
+// cost hundreds of milliseconds per start, are bypassed on every cold start.
+func realExecutable(path string, f Family) (string, error) {
+	if v, ok := resolved.Load(path); ok {
+		if err, isErr := v.(error); isErr {
+			return "", err
+		}
+		return v.(string), nil
+	}
+	var args []string
+	switch f {
+	case FamilyNode:
+		args = []string{"-e", "if (+process.versions.node.split('.')[0] < 18) { console.error('Node.js ' + process.version + ' is older than 18'); process.exit(3) } process.stdout.write(process.execPath)"}
+	default:
+		args = []string{"-c", "import sys\nif sys.version_info < (3, 8): sys.exit('Python %d.%d is older than 3.8' % sys.version_info[:2])\nsys.stdout.write(sys.executable)"}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	var stderr bytes.Buffer
+	cmd := exec.CommandContext(ctx, path, args...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var v any
+	switch real := strings.TrimSpace(string(out)); {
+	case err != nil:
+		msg := strings.TrimSpace(stderr.String())
+		if i := strings.IndexByte(msg, '\n'); i >= 0 {
+			msg = msg[:i]
+		}
+		v = fmt.Errorf("%s: %w: %s", path, err, msg)
+	case real == "" || !filepath.IsAbs(real):
+		v = fmt.Errorf("%s did not report its executable", path)
+	default:
+		v = real
+	}
+	resolved.Store(path, v)
+	if err, isErr := v.(error); isErr {
+		return "", err
+	}
+	return v.(string), nil
 }
 
 // Bootstrap returns the embedded bootstrap source of a family (nil for

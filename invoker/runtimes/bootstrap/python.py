@@ -434,7 +434,8 @@ def setup_logging():
         )
     handler.addFilter(_RequestIdFilter())
     root = logging.getLogger()
-    level = (os.environ.get("AWS_LAMBDA_LOG_LEVEL") or "").upper()
+    # AWS defaults the application log level to INFO with the JSON format.
+    level = (os.environ.get("AWS_LAMBDA_LOG_LEVEL") or ("INFO" if _JSON_LOGS else "")).upper()
     if level in ("TRACE", "DEBUG", "INFO", "WARN", "WARNING", "ERROR", "FATAL", "CRITICAL"):
         root.setLevel({"TRACE": "DEBUG", "WARN": "WARNING", "FATAL": "CRITICAL"}.get(level, level))
     root.addHandler(handler)
