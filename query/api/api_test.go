@@ -76,6 +76,16 @@ func TestBatchGetTraces(t *testing.T) {
 	if aws.ToString(tr.Segments[0].Id) != "5e00000000000001" || aws.ToString(tr.Segments[1].Id) != "a000000000000002" {
 		t.Errorf("segment ids %s, %s", aws.ToString(tr.Segments[0].Id), aws.ToString(tr.Segments[1].Id))
 	}
+	// The SDK's paginator stops after the one page.
+	pages := 0
+	for p := xray.NewBatchGetTracesPaginator(client, &xray.BatchGetTracesInput{TraceIds: []string{t1}}); p.HasMorePages(); pages++ {
+		if _, err := p.NextPage(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if pages != 1 {
+		t.Errorf("paginator made %d calls", pages)
+	}
 	if got := aws.ToString(tr.Segments[1].Document); got != orphanT1 {
 		t.Errorf("orphan not returned verbatim:\n%s", got)
 	}

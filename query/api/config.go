@@ -32,6 +32,10 @@ type Config struct {
 	// BatchGetTraces; beyond it later segments are left out and
 	// LimitExceeded is set. 0 means no limit.
 	MaxTraceBytes int
+	// MaxConcurrent bounds the X-Ray operations served at once; beyond it
+	// requests get ThrottledException (HTTP 429), which SDKs retry with
+	// back-off. It protects ClickHouse from request storms.
+	MaxConcurrent int
 	// ShutdownTimeout bounds how long Run waits for requests in flight.
 	ShutdownTimeout time.Duration
 }
@@ -43,6 +47,7 @@ func DefaultConfig() Config {
 		MaxWindow:       24 * time.Hour,
 		PageSize:        100,
 		MaxTraceBytes:   16 << 20,
+		MaxConcurrent:   32,
 		ShutdownTimeout: 10 * time.Second,
 	}
 }
@@ -54,6 +59,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.MaxWindow, "api-max-window", c.MaxWindow, "longest time window GetTraceSummaries accepts (EndTime - StartTime)")
 	fs.IntVar(&c.PageSize, "api-page-size", c.PageSize, "traces per GetTraceSummaries page (1-1000)")
 	fs.IntVar(&c.MaxTraceBytes, "api-max-trace-bytes", c.MaxTraceBytes, "largest compiled trace BatchGetTraces returns in bytes; beyond it LimitExceeded is set (0 = no limit)")
+	fs.IntVar(&c.MaxConcurrent, "api-max-concurrent", c.MaxConcurrent, "X-Ray API operations served at once; more get ThrottledException (HTTP 429) and SDKs retry")
 	fs.DurationVar(&c.ShutdownTimeout, "api-shutdown-timeout", c.ShutdownTimeout, "how long the API waits for requests in flight on shutdown")
 }
 
@@ -71,6 +77,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MaxTraceBytes < 0 {
 		errs = append(errs, fmt.Errorf("--api-max-trace-bytes %d: must be ≥ 0", c.MaxTraceBytes))
+	}
+	if c.MaxConcurrent < 1 {
+		errs = append(errs, fmt.Errorf("--api-max-concurrent %d: must be ≥ 1", c.MaxConcurrent))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("--api-shutdown-timeout %v: must be positive", c.ShutdownTimeout))

@@ -45,6 +45,8 @@ type Server struct {
 	reader TraceReader
 	extra  http.Handler
 	echo   *echo.Echo
+	// slots holds one token per operation in flight (Config.MaxConcurrent).
+	slots chan struct{}
 }
 
 // New validates cfg and builds the server; Run or Handler put it to work.
@@ -55,7 +57,8 @@ func New(cfg Config, set Settings) (*Server, error) {
 	if set.Reader == nil {
 		return nil, errors.New("query api: Settings.Reader is required")
 	}
-	s := &Server{cfg: cfg, log: set.Logger, reader: set.Reader, extra: set.Extra}
+	s := &Server{cfg: cfg, log: set.Logger, reader: set.Reader, extra: set.Extra,
+		slots: make(chan struct{}, cfg.MaxConcurrent)}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -65,7 +68,7 @@ func New(cfg Config, set Settings) (*Server, error) {
 	e.Pre(requestID)
 	own := map[string]bool{}
 	for _, r := range s.routes() {
-		e.Add(r.method, r.path, r.handler, withOp(r.op))
+		e.Add(r.method, r.path, r.handler, withOp(r.op), s.limit)
 		own[r.path] = true
 	}
 	fallback := func(c echo.Context) error {
@@ -176,6 +179,21 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	<-errc // http.ErrServerClosed
 	s.log.Info("X-Ray API stopped")
 	return err
+}
+
+// limit answers ThrottledException when Config.MaxConcurrent operations
+// are already in flight.
+func (s *Server) limit(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		select {
+		case s.slots <- struct{}{}:
+			defer func() { <-s.slots }()
+			return next(c)
+		default:
+			return &Error{Status: http.StatusTooManyRequests, Code: codeThrottled,
+				Message: fmt.Sprintf("more than %d X-Ray API requests in flight; retry with back-off (or raise --api-max-concurrent)", s.cfg.MaxConcurrent)}
+		}
+	}
 }
 
 const requestIDHeader = "X-Amzn-Requestid"

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"io"
 	"net"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/xray"
+	"github.com/aws/aws-sdk-go-v2/service/xray/types"
 )
 
 func TestConfig(t *testing.T) {
@@ -26,7 +30,7 @@ func TestConfig(t *testing.T) {
 	}
 	bad := Config{Addr: "nohost", PageSize: 0, MaxTraceBytes: -1}
 	err := bad.Validate()
-	for _, want := range []string{"--api-addr", "--api-max-window", "--api-page-size", "--api-max-trace-bytes", "--api-shutdown-timeout"} {
+	for _, want := range []string{"--api-addr", "--api-max-window", "--api-page-size", "--api-max-trace-bytes", "--api-max-concurrent", "--api-shutdown-timeout"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("Validate() = %v, want a complaint about %s", err, want)
 		}
@@ -113,5 +117,29 @@ func TestServeGracefulShutdown(t *testing.T) {
 	}
 	if err := <-served; err != nil {
 		t.Errorf("Serve = %v", err)
+	}
+}
+
+// TestThrottle: beyond MaxConcurrent operations in flight the SDK gets
+// ThrottledException (after its own retries).
+func TestThrottle(t *testing.T) {
+	r := newFakeReader()
+	r.add(t, segT1)
+	r.block, r.entered = make(chan struct{}), make(chan struct{}, 1)
+	_, client, _ := newTestAPI(t, Settings{Reader: r}, func(c *Config) { c.MaxConcurrent = 1 })
+	done := make(chan error, 1)
+	go func() {
+		_, err := client.BatchGetTraces(context.Background(), &xray.BatchGetTracesInput{TraceIds: []string{t1}})
+		done <- err
+	}()
+	<-r.entered
+	_, err := client.BatchGetTraces(context.Background(), &xray.BatchGetTracesInput{TraceIds: []string{t1}})
+	var te *types.ThrottledException
+	if !errors.As(err, &te) || !strings.Contains(te.ErrorMessage(), "more than 1 X-Ray API requests in flight") {
+		t.Errorf("second request: %v", err)
+	}
+	close(r.block)
+	if err := <-done; err != nil {
+		t.Errorf("first request: %v", err)
 	}
 }
