@@ -759,7 +759,11 @@ func (d *Decoder) httpRequest(idx, depth int) error {
 		default:
 			return d.skipValue(depth + 1)
 		}
-		v, _, err := d.strVal(ReasonInvalidField, "http.request."+k, depth+1)
+		if c := d.sc.peek(); c != '"' && c != 'n' {
+			d.fail(ReasonInvalidField, "http.request."+k+" is not a string")
+			return d.skipValue(depth + 1)
+		}
+		v, _, err := d.strVal(ReasonInvalidField, k, depth+1)
 		*p = v
 		return err
 	})

@@ -1,6 +1,7 @@
 package segment
 
 import (
+	"math/bits"
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
@@ -70,6 +71,22 @@ func (sc *scanner) str() (string, error) {
 	s := sc.s
 	i := sc.i + 1
 	start := i
+	// Eight bytes at a time while none of them ends the fast scan.
+	for i+8 <= len(s) {
+		t := s[i : i+8]
+		x := uint64(t[0]) | uint64(t[1])<<8 | uint64(t[2])<<16 | uint64(t[3])<<24 |
+			uint64(t[4])<<32 | uint64(t[5])<<40 | uint64(t[6])<<48 | uint64(t[7])<<56
+		if m := stopMask(x); m != 0 {
+			// The lowest flagged byte is exact (borrows only run upwards).
+			i += bits.TrailingZeros64(m) >> 3
+			if s[i] == '"' {
+				sc.i = i + 1
+				return s[start:i], nil
+			}
+			return sc.strSlow(start, i)
+		}
+		i += 8
+	}
 	for i < len(s) && !strStop[s[i]] {
 		i++
 	}
@@ -78,6 +95,21 @@ func (sc *scanner) str() (string, error) {
 		return s[start:i], nil
 	}
 	return sc.strSlow(start, i)
+}
+
+const (
+	lsb = 0x0101010101010101
+	msb = 0x8080808080808080
+)
+
+// stopMask flags (high bit of the byte) the bytes of x (8 string bytes,
+// little endian) that are a quote, a backslash or a control character. SWAR:
+// each term sets a byte's high bit when that byte is zero after the xor, or
+// below 0x20; a flag can be spurious only above a real one.
+func stopMask(x uint64) uint64 {
+	q := x ^ (lsb * '"')
+	b := x ^ (lsb * '\\')
+	return ((q-lsb)&^q | (b-lsb)&^b | (x-lsb*0x20)&^x) & msb
 }
 
 // strSlow continues a string scan at s[i], a backslash, control character or
