@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/fluoro/fluoro/collector/segment"
-	"github.com/fluoro/fluoro/schema/chtest"
 	"github.com/fluoro/fluoro/schema/chstore"
+	"github.com/fluoro/fluoro/schema/chtest"
 )
 
 // mixGroup is a set of testdata datagrams belonging to one trace, with its
