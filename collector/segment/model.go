@@ -1,10 +1,3 @@
-// Package segment is Fluoro's model of X-Ray segment documents: the typed,
-// flattened form that the collector decodes datagrams into, that schema/chstore
-// writes to ClickHouse and that query reads back.
-//
-// It is a leaf package: it imports nothing of Fluoro's and may be imported by
-// collector, schema and query alike. It must not import clickhouse-go, echo or
-// any network code.
 package segment
 
 // Kind says what a top-level document is.
