@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // Decoder turns segment documents into Documents. It is a hand-written
@@ -62,7 +63,9 @@ func (d *Decoder) Limits() Limits { return d.lim }
 // it held are no longer used.
 func (d *Decoder) Decode(body []byte, receivedNanos int64, dst []Document) ([]Document, error) {
 	if len(body) > d.lim.MaxDocumentBytes {
-		return dst, newError(ReasonTooLarge, "document is "+strconv.Itoa(len(body))+" bytes, the limit is "+strconv.Itoa(d.lim.MaxDocumentBytes))
+		e := newError(ReasonTooLarge, "document is "+strconv.Itoa(len(body))+" bytes, the limit is "+strconv.Itoa(d.lim.MaxDocumentBytes))
+		e.ID, e.TraceID = guessIDs(string(body[:min(len(body), 4096)]))
+		return dst, e
 	}
 	d.maxT = float64(d.lim.Now().Add(d.lim.MaxFutureSkew).UnixNano()) / 1e9
 	src := string(body)
@@ -77,12 +80,12 @@ func (d *Decoder) Decode(body []byte, receivedNanos int64, dst []Document) ([]Do
 	case '{':
 		start := sc.i
 		if err := d.document(); err != nil {
-			return dst, notJSON(err)
+			return dst, notJSON(err, src)
 		}
 		end := sc.i
 		sc.ws()
 		if sc.i < len(src) {
-			return dst, notJSON(sc.errorf("data after the document"))
+			return dst, notJSON(sc.errorf("data after the document"), src)
 		}
 		if d.reason != "" {
 			return dst, d.failure(0)
@@ -118,7 +121,7 @@ func (d *Decoder) decodeArray(body []byte, receivedNanos int64, dst []Document) 
 		start := sc.i
 		if sc.peek() == '{' {
 			if err := d.document(); err != nil {
-				return dst[:base], notJSON(err)
+				return dst[:base], notJSON(err, sc.s)
 			}
 			if d.reason != "" {
 				errs = append(errs, d.failure(idx))
@@ -157,8 +160,47 @@ func (d *Decoder) decodeArray(body []byte, receivedNanos int64, dst []Document) 
 	return dst, errors.Join(errs...)
 }
 
-func notJSON(err error) *DecodeError {
-	return newError(ReasonNotJSON, err.Error())
+func notJSON(err error, src ...string) *DecodeError {
+	e := newError(ReasonNotJSON, err.Error())
+	if len(src) > 0 {
+		e.ID, e.TraceID = guessIDs(src[0])
+	}
+	return e
+}
+
+// guessIDs finds the first "id" and "trace_id" string members of a document
+// that could not be decoded, as the X-Ray daemon does for its log, so that a
+// rejection can still name the document. The values are clipped copies.
+func guessIDs(s string) (id, traceID string) {
+	return strings.Clone(memberValue(s, `"id"`)), strings.Clone(memberValue(s, `"trace_id"`))
+}
+
+// memberValue returns the string value after the first occurrence of key
+// followed by a colon, or "".
+func memberValue(s, key string) string {
+	for {
+		i := strings.Index(s, key)
+		if i < 0 {
+			return ""
+		}
+		s = s[i+len(key):]
+		sc := scanner{s: s}
+		sc.ws()
+		if sc.peek() != ':' {
+			continue
+		}
+		sc.i++
+		sc.ws()
+		if sc.peek() != '"' {
+			continue
+		}
+		start := sc.i + 1
+		end := start
+		for end < len(s) && end-start < 64 && s[end] != '"' && s[end] >= 0x20 && s[end] != '\\' {
+			end++
+		}
+		return s[start:end]
+	}
 }
 
 // fail records the first validation failure of the current document.

@@ -462,3 +462,25 @@ func TestSplitDatagram(t *testing.T) {
 		t.Errorf("65,536-byte datagram accepted")
 	}
 }
+
+// Rejected documents that are not JSON or too large still name their ids
+// when they can be found, as the daemon's log does.
+func TestDecodeErrorGuessesIDs(t *testing.T) {
+	d := NewDecoder(testLimits())
+	cases := []string{
+		mk()[:len(mk())-1],
+		mk("metadata", `{"x":NaN}`),
+		mk("metadata", `{"pad":"`+strings.Repeat("x", 64<<10)+`"}`),
+		`[` + mk() + `,{"id"]`,
+	}
+	for _, body := range cases {
+		_, err := d.Decode([]byte(body), 1, nil)
+		var de *DecodeError
+		if !errors.As(err, &de) {
+			t.Fatalf("%v", err)
+		}
+		if de.ID != "da3cea201c5b8ca6" || de.TraceID != "1-6b095642-9004aff31d3d69fd72297660" {
+			t.Errorf("%s: ids %q %q", de.Reason, de.ID, de.TraceID)
+		}
+	}
+}
