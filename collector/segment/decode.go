@@ -401,6 +401,9 @@ func (d *Decoder) span(idx, level, depth int) error {
 					return err
 				}
 				if ok {
+					if idx > 0 && v != "" && v == d.spans[0].TraceID {
+						break // the usual repeat of the document's (already valid) trace id
+					}
 					id, valid := normTraceID(v)
 					d.spans[idx].TraceID = id
 					if !valid {
@@ -413,6 +416,9 @@ func (d *Decoder) span(idx, level, depth int) error {
 					return err
 				}
 				if ok {
+					if idx > 0 && v != "" && v == d.spans[0].ID {
+						break // embedded subsegments name the already validated segment
+					}
 					id, valid := normID(v)
 					d.spans[idx].ParentID = id
 					if !valid {

@@ -127,3 +127,26 @@ func (e *DecodeError) Error() string {
 
 // Is reports whether target is ErrMalformed.
 func (e *DecodeError) Is(target error) bool { return target == ErrMalformed }
+
+// DecodeErrors returns the *DecodeErrors inside err (one, or the elements of
+// an errors.Join from an array body), for counting rejections by Reason. It
+// returns nil for nil and ignores errors of other types.
+func DecodeErrors(err error) []*DecodeError {
+	switch e := err.(type) {
+	case nil:
+		return nil
+	case *DecodeError:
+		return []*DecodeError{e}
+	case interface{ Unwrap() []error }:
+		var out []*DecodeError
+		for _, x := range e.Unwrap() {
+			out = append(out, DecodeErrors(x)...)
+		}
+		return out
+	}
+	var de *DecodeError
+	if errors.As(err, &de) {
+		return []*DecodeError{de}
+	}
+	return nil
+}

@@ -48,27 +48,26 @@ type goldenOut struct {
 	Errors    []goldenErr `json:",omitempty"`
 }
 
-// splitErrors flattens the error returned by Decode into its *DecodeErrors.
+// splitErrors flattens the error returned by Decode into its *DecodeErrors
+// and checks that nothing else is in it.
 func splitErrors(t testing.TB, err error) []*DecodeError {
 	t.Helper()
-	if err == nil {
-		return nil
+	out := DecodeErrors(err)
+	if err != nil && len(out) == 0 {
+		t.Fatalf("error %v (%T) holds no *DecodeError", err, err)
 	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []*DecodeError
-		for _, e := range j.Unwrap() {
-			out = append(out, splitErrors(t, e)...)
+	if j, ok := err.(interface{ Unwrap() []error }); ok && len(j.Unwrap()) != len(out) {
+		t.Fatalf("joined error %v holds other errors", err)
+	}
+	for _, e := range out {
+		if !errors.Is(e, ErrMalformed) {
+			t.Fatalf("error %v does not match ErrMalformed", e)
 		}
-		return out
 	}
-	var de *DecodeError
-	if !errors.As(err, &de) {
-		t.Fatalf("error %v (%T) is not a *DecodeError", err, err)
-	}
-	if !errors.Is(err, ErrMalformed) {
+	if err != nil && !errors.Is(err, ErrMalformed) {
 		t.Fatalf("error %v does not match ErrMalformed", err)
 	}
-	return []*DecodeError{de}
+	return out
 }
 
 // bodyOf returns the document part of a testdata file: files starting with
