@@ -12,12 +12,15 @@ import (
 
 // JanitorOptions configures a Janitor.
 type JanitorOptions struct {
-	Database  string        // required
-	Cluster   string        // drop ON CLUSTER (the local tables of every shard)
-	Retention time.Duration // default DefaultRetention
-	Interval  time.Duration // default DefaultJanitorInterval
-	Logger    *slog.Logger
-	Now       func() time.Time // default time.Now
+	Database string // required
+	Cluster  string // drop ON CLUSTER (the local tables of every shard)
+	// NoZooKeeper: the cluster has no ZooKeeper, drop on this node only
+	// (run a janitor per node); see Options.NoZooKeeper.
+	NoZooKeeper bool
+	Retention   time.Duration // default DefaultRetention
+	Interval    time.Duration // default DefaultJanitorInterval
+	Logger      *slog.Logger
+	Now         func() time.Time // default time.Now
 }
 
 // Janitor enforces retention: it drops every daily partition (partition id
@@ -145,10 +148,7 @@ func (j *Janitor) DropExpired(ctx context.Context) ([]Dropped, error) {
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("list partitions: %w", err)
 	}
-	onCluster := ""
-	if j.o.Cluster != "" {
-		onCluster = " ON CLUSTER " + j.o.Cluster
-	}
+	onCluster := layout{Cluster: j.o.Cluster, NoZooKeeper: j.o.NoZooKeeper}.onCluster()
 	var (
 		dropped []Dropped
 		errs    []error

@@ -32,6 +32,12 @@ type Options struct {
 	Database string
 	// Cluster switches to the cluster layout (see Config.Cluster).
 	Cluster string
+	// NoZooKeeper is for a cluster without ZooKeeper (sharded, not
+	// replicated): local tables use plain MergeTree engines and DDL runs
+	// without ON CLUSTER, on the connected node only, so Migrate must be
+	// run against every node. Tests use it with the managed server's
+	// one-shard cluster "fluoro_local".
+	NoZooKeeper bool
 	// Logger receives one line per applied or skipped migration (nil: none).
 	Logger *slog.Logger
 	// FS holds the migration files; nil means the embedded ones. Tests use
@@ -100,13 +106,9 @@ func Migrate(ctx context.Context, conn driver.Conn, o Options) (Report, error) {
 	if rep.Server.Less(MinServer) {
 		return rep, fmt.Errorf("migrate: clickhouse %s is older than the minimum %s", rep.Server, MinServer)
 	}
-	l := layout{Database: o.Database, Cluster: o.Cluster}
-	onCluster := ""
-	if o.Cluster != "" {
-		onCluster = " ON CLUSTER " + o.Cluster
-	}
+	l := layout{Database: o.Database, Cluster: o.Cluster, NoZooKeeper: o.NoZooKeeper}
 	bootstrap := []string{
-		"CREATE DATABASE IF NOT EXISTS " + o.Database + onCluster,
+		"CREATE DATABASE IF NOT EXISTS " + o.Database + l.onCluster(),
 		"CREATE TABLE IF NOT EXISTS " + o.Database + "." + MigrationsTable + ` (
     version UInt32,
     name String,

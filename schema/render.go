@@ -102,6 +102,17 @@ type statement struct {
 type layout struct {
 	Database string
 	Cluster  string
+	// NoZooKeeper: plain local engines and no ON CLUSTER (see
+	// Options.NoZooKeeper).
+	NoZooKeeper bool
+}
+
+// onCluster returns " ON CLUSTER <name>" when DDL is distributed.
+func (l layout) onCluster() string {
+	if l.Cluster == "" || l.NoZooKeeper {
+		return ""
+	}
+	return " ON CLUSTER " + l.Cluster
 }
 
 // TableName returns the name of logical table t's storage table (t, or
@@ -115,16 +126,17 @@ func (l layout) TableName(t string) string {
 
 func (l layout) funcs() template.FuncMap {
 	return template.FuncMap{
-		"db": func() string { return l.Database },
-		"onCluster": func() string {
-			if l.Cluster == "" {
-				return ""
-			}
-			return "ON CLUSTER " + l.Cluster
-		},
-		"table": func(t string) string { return l.Database + "." + l.TableName(t) },
+		"db":        func() string { return l.Database },
+		"onCluster": func() string { return strings.TrimSpace(l.onCluster()) },
+		"table":     func(t string) string { return l.Database + "." + l.TableName(t) },
 		"engine": func(t, engine string) (string, error) {
 			if l.Cluster == "" {
+				return engine, nil
+			}
+			if l.NoZooKeeper {
+				if !strings.Contains(engine, "MergeTree") {
+					return "", fmt.Errorf("engine %q: want SomethingMergeTree(args)", engine)
+				}
 				return engine, nil
 			}
 			name, args, ok := strings.Cut(engine, "(")
@@ -142,8 +154,8 @@ func (l layout) funcs() template.FuncMap {
 			if l.Cluster == "" {
 				return ""
 			}
-			return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s ON CLUSTER %s AS %s.%s\nENGINE = Distributed(%s, %s, %s, %s);",
-				l.Database, t, l.Cluster, l.Database, l.TableName(t), l.Cluster, l.Database, l.TableName(t), shardBy)
+			return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s\nENGINE = Distributed(%s, %s, %s, %s);",
+				l.Database, t, l.onCluster(), l.Database, l.TableName(t), l.Cluster, l.Database, l.TableName(t), shardBy)
 		},
 	}
 }

@@ -199,6 +199,7 @@ func diskPerSpan(t testing.TB, db *chtest.DB) (total, docs, spans float64, rows 
 // sample of the realistic mix: at most 100 bytes per span on disk, raw
 // documents included (zstd on the managed server; lz4 servers store more).
 func TestDiskPerSpanTarget(t *testing.T) {
+	t.Parallel()
 	// A private managed server: its compression (zstd) is known, whatever
 	// server FLUORO_TEST_CLICKHOUSE names.
 	srv := chtest.NewServer(t)

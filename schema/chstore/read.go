@@ -168,11 +168,14 @@ func (s *Store) TraceIDs(ctx context.Context, q TraceQuery) (refs []TraceRef, ne
 			evTime = ev
 		}
 		// Candidates: traces with a matching span (spans of the window start
-		// at most a day before it). The outer query then reads every span of
+		// at most a day before it). On a cluster the subquery reads each
+		// shard's local table: spans are sharded by trace id, so a shard's
+		// candidates are exactly its own traces (and 18.16 cannot be told
+		// distributed_product_mode over the native protocol). The outer query then reads every span of
 		// those traces (a day either side) for the Having aggregates.
 		where = append(where,
 			dateRange(q.Start.Add(-day), q.End.Add(day)),
-			"trace_id IN (SELECT trace_id FROM "+s.db+".spans WHERE "+dateRange(q.Start.Add(-day), q.End)+" AND "+rowWin+")")
+			"trace_id IN (SELECT trace_id FROM "+s.db+"."+s.spansLocal+" WHERE "+dateRange(q.Start.Add(-day), q.End)+" AND "+rowWin+")")
 		timeEx = "maxIf(" + evTime + ", " + rowWin + ")"
 		having = append(having, "countIf("+rowWin+") > 0")
 	default:

@@ -31,6 +31,9 @@ type Store struct {
 	conn   driver.Conn
 	db     string
 	logger *slog.Logger
+	// spansLocal is the table holding a shard's spans: "spans", or
+	// "spans_local" in the cluster layout (spans is then Distributed).
+	spansLocal string
 }
 
 // ErrNoSchema is returned by Open when the database has not been migrated
@@ -58,8 +61,8 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		conn.Close()
 		return nil, fmt.Errorf("ping clickhouse %s: %w", schema.RedactDSN(dsn), err)
 	}
-	var n uint64
-	if err := conn.QueryRow(ctx, "SELECT count() FROM system.tables WHERE database = ? AND name IN ('spans', 'documents')", db).Scan(&n); err != nil {
+	var n, local uint64
+	if err := conn.QueryRow(ctx, "SELECT countIf(name IN ('spans', 'documents')), countIf(name = 'spans_local') FROM system.tables WHERE database = ?", db).Scan(&n, &local); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("check fluoro tables: %w", err)
 	}
@@ -67,11 +70,15 @@ func Open(ctx context.Context, dsn string, o Options) (*Store, error) {
 		conn.Close()
 		return nil, fmt.Errorf("database %s: %w", db, ErrNoSchema)
 	}
+	spansLocal := "spans"
+	if local == 1 {
+		spansLocal = "spans_local"
+	}
 	logger := o.Logger
 	if logger == nil {
 		logger = slog.New(slog.DiscardHandler)
 	}
-	return &Store{conn: conn, db: db, logger: logger}, nil
+	return &Store{conn: conn, db: db, logger: logger, spansLocal: spansLocal}, nil
 }
 
 // Close closes the connection pool.

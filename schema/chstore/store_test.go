@@ -74,6 +74,7 @@ func traceIDs(docs []segment.Document) []string {
 }
 
 func TestOpenWithoutSchema(t *testing.T) {
+	t.Parallel()
 	db := chtest.New(t)
 	_, err := chstore.Open(context.Background(), "clickhouse://"+db.Addr+"/default", chstore.Options{})
 	if !errors.Is(err, chstore.ErrNoSchema) {
@@ -87,6 +88,7 @@ func TestOpenWithoutSchema(t *testing.T) {
 // TestWriteReadTestdata writes every test document (single documents and
 // arrays of subsegments) and reads each back byte for byte.
 func TestWriteReadTestdata(t *testing.T) {
+	t.Parallel()
 	s, db := open(t)
 	ctx := context.Background()
 	files, err := filepath.Glob("testdata/*.txt")
@@ -95,11 +97,11 @@ func TestWriteReadTestdata(t *testing.T) {
 	}
 	var all []segment.Document
 	for i, f := range files {
-		docs := decodeFile(t, filepath.Base(f), testNow.UnixNano()+int64(i))
-		if err := s.WriteDocuments(ctx, docs); err != nil {
-			t.Fatalf("%s: %v", f, err)
-		}
-		all = append(all, docs...)
+		all = append(all, decodeFile(t, filepath.Base(f), testNow.UnixNano()+int64(i))...)
+	}
+	// One batch: both versions of the in-progress/complete pair included.
+	if err := s.WriteDocuments(ctx, all); err != nil {
+		t.Fatal(err)
 	}
 	// Expected: newest version per (trace, id) — in testdata only the
 	// in-progress/complete pair shares ids, and the complete one wins.
@@ -193,6 +195,7 @@ func traceID(epoch int64, n int) string { return fmt.Sprintf("1-%08x-%024x", epo
 // TestVersions: complete beats in-progress whatever the order; of two
 // complete versions the later received wins; of two in-progress ones too.
 func TestVersions(t *testing.T) {
+	t.Parallel()
 	s, db := open(t)
 	ctx := context.Background()
 	const start = 1795774464.25
@@ -264,6 +267,7 @@ func TestVersions(t *testing.T) {
 // TestDuplicateWrites: a replayed batch is collapsed by readers at once and
 // by merges eventually.
 func TestDuplicateWrites(t *testing.T) {
+	t.Parallel()
 	s, db := open(t)
 	ctx := context.Background()
 	docs := append(decodeFile(t, "go_server_dynamodb_remote.txt", 1000), decodeFile(t, "array_lambda_subsegments.txt", 1001)...)
@@ -304,6 +308,7 @@ func TestDuplicateWrites(t *testing.T) {
 }
 
 func TestWriteEdgeCases(t *testing.T) {
+	t.Parallel()
 	s, db := open(t)
 	ctx := context.Background()
 	if err := s.WriteDocuments(ctx, nil); err != nil {
@@ -338,6 +343,7 @@ func TestWriteEdgeCases(t *testing.T) {
 // TestPaging: 2,500 traces, read back through every range type in pages,
 // each exactly once and newest first.
 func TestPaging(t *testing.T) {
+	t.Parallel()
 	s, _ := open(t)
 	ctx := context.Background()
 	const ntraces = 2500
@@ -438,6 +444,7 @@ func TestPaging(t *testing.T) {
 }
 
 func TestTraceQueryErrors(t *testing.T) {
+	t.Parallel()
 	s, _ := open(t)
 	ctx := context.Background()
 	now := time.Now()
@@ -460,6 +467,7 @@ func TestTraceQueryErrors(t *testing.T) {
 // TestPartitionPruning: a trace lookup must use the partition key and the
 // primary key, and read about one granule even with many other rows.
 func TestPartitionPruning(t *testing.T) {
+	t.Parallel()
 	s, db := open(t)
 	ctx := context.Background()
 	var docs []segment.Document
@@ -501,6 +509,7 @@ func TestPartitionPruning(t *testing.T) {
 // TestRetention: the janitor drops a whole expired day of documents and
 // spans; recent traces stay readable.
 func TestRetention(t *testing.T) {
+	t.Parallel()
 	s, db := open(t)
 	ctx := context.Background()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
