@@ -21,7 +21,7 @@ cleanup() {
 trap cleanup EXIT
 
 echo "== static checks"
-unformatted=$(gofmt -l $(git ls-files '*.go'))
+unformatted=$(git ls-files '*.go' | while read -r f; do [ -f "$f" ] && echo "$f"; done | xargs gofmt -l)
 if [ -n "$unformatted" ]; then echo "gofmt needed: $unformatted"; exit 1; fi
 go vet ./...
 
