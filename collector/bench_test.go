@@ -81,7 +81,7 @@ func BenchmarkUDPIngest(b *testing.B) {
 	b.ReportAllocs()
 	sent := 0
 	for b.Loop() {
-		sendWindowed(b, conn, c, dgs[sent%len(dgs)], &sent, 2000)
+		sendWindowed(b, conn, c, dgs[sent%len(dgs)], &sent, 1000)
 	}
 	elapsed := b.Elapsed()
 	deadline := time.Now().Add(10 * time.Second)
