@@ -215,8 +215,9 @@ func (d *Decoder) failure(index int) *DecodeError {
 	e := newError(d.reason, d.msg)
 	e.Index = index
 	if len(d.spans) > 0 {
-		e.ID = clip(d.spans[0].ID)
-		e.TraceID = clip(d.spans[0].TraceID)
+		// Copies, so that a kept error does not pin the body.
+		e.ID = strings.Clone(clip(d.spans[0].ID))
+		e.TraceID = strings.Clone(clip(d.spans[0].TraceID))
 	}
 	return e
 }
@@ -570,7 +571,7 @@ func (d *Decoder) span(idx, level, depth int) error {
 	}
 
 	sp := &d.spans[idx]
-	sp.Depth = uint16(level)
+	sp.Depth = uint16(min(level, math.MaxUint16))
 	if d.reason != "" {
 		return nil
 	}
