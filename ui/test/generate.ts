@@ -69,14 +69,22 @@ export function generateGraph(nodes: number, edges: number, seed = 1, start = 17
     return true;
   };
   add(0, 1);
+  // Mostly calls to the next layer (as in layered service architectures), some
+  // skipping one layer and a few long ones.
+  const byLayer: number[][] = [];
+  for (let i = 1; i < nodes; i++) (byLayer[layerOf(i)] ??= []).push(i);
+  const pickCaller = (target: number): number => {
+    const l = layerOf(target);
+    const x = r();
+    const back = x < 0.75 ? 1 : x < 0.95 ? 2 : 1 + Math.floor(r() * (l - 1));
+    const from = byLayer[Math.max(1, l - back)] ?? byLayer[1]!;
+    return from[Math.floor(r() * from.length)]!;
+  };
   // Every non-client node gets at least one caller so the graph is connected.
-  for (let i = 2; i < nodes && seen.size < edges; i++) {
-    const candidates = [];
-    for (let j = 1; j < nodes; j++) if (layerOf(j) < layerOf(i)) candidates.push(j);
-    add(candidates[Math.floor(r() * candidates.length)] ?? 1, i);
-  }
+  for (let i = 2; i < nodes && seen.size < edges; i++) if (layerOf(i) > 1) add(pickCaller(i), i);
   for (let guard = 0; seen.size < edges && guard < edges * 100; guard++) {
-    add(1 + Math.floor(r() * (nodes - 1)), 1 + Math.floor(r() * (nodes - 1)));
+    const target = 1 + Math.floor(r() * (nodes - 1));
+    if (layerOf(target) > 1) add(pickCaller(target), target);
   }
   return { StartTime: start, EndTime: end, Services: services };
 }

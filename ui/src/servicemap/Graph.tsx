@@ -26,12 +26,26 @@ const kindGlyph: Record<MapNode['kind'], string> = {
   database: 'DB',
 };
 
+const shortNames: Record<string, string> = {
+  DynamoDB: 'DDB',
+  ElasticBeanstalk: 'EB',
+  StepFunctions: 'SFN',
+  ApiGateway: 'APIGW',
+  APIGateway: 'APIGW',
+  AppRunner: 'AppR',
+  AppSync: 'GQL',
+  Kinesis: 'KDS',
+  CloudWatch: 'CW',
+  SecretsManager: 'SM',
+};
+
 function glyph(n: MapNode): string {
   const g = kindGlyph[n.kind];
   if (g) return g;
-  // AWS::DynamoDB::Table -> DynamoDB, AWS::EC2::Instance -> EC2
+  // AWS::DynamoDB::Table -> DDB, AWS::EC2::Instance -> EC2
   const parts = n.type.split('::');
-  return (parts[1] ?? parts[0] ?? '').slice(0, 8) || 'svc';
+  const name = parts[1] ?? parts[0] ?? '';
+  return shortNames[name] ?? (name.slice(0, 5) || 'svc');
 }
 
 function truncate(t: string, n: number): string {
@@ -117,13 +131,37 @@ export function Graph(props: GraphProps) {
     d.moved = true;
     setView((v) => ({ ...v, x: d.vx + dx, y: d.vy + dy }));
   };
+  const dragged = useRef(false);
   const onPointerUp = (ev: PointerEvent) => {
     const d = drag.current;
     drag.current = null;
+    dragged.current = d?.moved ?? false;
     if (d && !d.moved && ev.target === svgRef.current) onSelect?.(null);
   };
+  // One delegated handler for all nodes and edges (hundreds of per-element
+  // listeners cost measurable time on large maps).
+  const targetOf = (ev: Event): Selection => {
+    const el = (ev.target as Element).closest?.('[data-sel-kind]');
+    if (!el) return null;
+    return { kind: el.getAttribute('data-sel-kind') as 'node' | 'edge', id: el.getAttribute('data-sel-id') ?? '' };
+  };
+  const onClick = (ev: MouseEvent) => {
+    if (dragged.current) {
+      dragged.current = false;
+      return;
+    }
+    const t = targetOf(ev);
+    if (t) onSelect?.(t);
+  };
   const onKeyDown = (ev: KeyboardEvent) => {
-    if (ev.target !== svgRef.current) return;
+    if (ev.target !== svgRef.current) {
+      const t = targetOf(ev);
+      if (t && (ev.key === 'Enter' || ev.key === ' ')) {
+        ev.preventDefault();
+        onSelect?.(t);
+      }
+      return;
+    }
     const el = svgRef.current!;
     const step = 60;
     const k: Record<string, () => void> = {
@@ -146,6 +184,7 @@ export function Graph(props: GraphProps) {
 
   const byId = useMemo(() => new Map(model.nodes.map((n) => [n.id, n])), [model]);
   const showLabels = view.k >= 0.55 || model.nodes.length <= 30;
+  const showNames = view.k >= 0.3 || model.nodes.length <= 30;
   const selKey = selected ? `${selected.kind}:${selected.id}` : '';
 
   const edgeLayer = useMemo(
@@ -164,7 +203,7 @@ export function Graph(props: GraphProps) {
             label={showLabels}
             srcName={byId.get(e.source)?.name ?? ''}
             dstName={byId.get(e.target)?.name ?? ''}
-            onSelect={onSelect}
+            interactive={!!onSelect}
           />
         );
       }),
@@ -175,9 +214,11 @@ export function Graph(props: GraphProps) {
       model.nodes.map((n) => {
         const p = positions[n.id];
         if (!p) return null;
-        return <NodeView key={n.id} node={n} p={p} selected={selKey === `node:${n.id}`} label={showLabels} compact={props.compact ?? false} onSelect={onSelect} />;
+        return (
+          <NodeView key={n.id} node={n} p={p} selected={selKey === `node:${n.id}`} label={showLabels} name={showNames || selKey === `node:${n.id}`} compact={props.compact ?? false} interactive={!!onSelect} />
+        );
       }),
-    [model, positions, selKey, showLabels],
+    [model, positions, selKey, showLabels, showNames],
   );
 
   const ready = model.nodes.length > 0 && placedCount === model.nodes.length;
@@ -186,7 +227,7 @@ export function Graph(props: GraphProps) {
       <svg
         ref={svgRef}
         class={s.svg}
-        tabIndex={0}
+        tabindex={0}
         role="group"
         aria-label="Service map. Drag or use the arrow keys to pan, the mouse wheel or + and - to zoom, 0 to fit. Tab to the nodes."
         data-testid={props.testid ?? 'map'}
@@ -197,6 +238,7 @@ export function Graph(props: GraphProps) {
         onPointerMove={onPointerMove}
         onPointerUp={onPointerUp}
         onPointerCancel={() => (drag.current = null)}
+        onClick={onClick}
         onKeyDown={onKeyDown}
       >
         <defs>
@@ -228,42 +270,29 @@ export function Graph(props: GraphProps) {
   );
 }
 
-function activate(ev: KeyboardEvent, f: () => void) {
-  if (ev.key === 'Enter' || ev.key === ' ') {
-    ev.preventDefault();
-    ev.stopPropagation();
-    f();
-  }
-}
-
-function NodeView(props: { node: MapNode; p: Point; selected: boolean; label: boolean; compact: boolean; onSelect?: ((s: Selection) => void) | undefined }) {
+function NodeView(props: { node: MapNode; p: Point; selected: boolean; label: boolean; name: boolean; compact: boolean; interactive: boolean }) {
   const { node: n, p } = props;
   const hc = healthClass(n.health);
   const C = 2 * Math.PI * R;
   const segs = ringSegments(n.health);
-  const select = () => props.onSelect?.({ kind: 'node', id: n.id });
   const title = `${n.name} (${n.type || 'service'}): ${formatRate(n.rpm)}, avg ${formatLatency(n.avgLatency)}; ok ${n.health.ok}, error ${n.health.error}, throttle ${n.health.throttle}, fault ${n.health.fault}`;
   return (
     <g
       class={`${s.node} ${s[`kind_${n.kind}`] ?? ''} ${props.selected ? s.selected : ''}`}
       transform={`translate(${p.x},${p.y})`}
-      tabIndex={props.onSelect ? 0 : -1}
-      role={props.onSelect ? 'button' : 'img'}
+      tabindex={props.interactive ? 0 : -1}
+      role={props.interactive ? 'button' : 'img'}
       aria-label={title}
-      aria-pressed={props.onSelect ? props.selected : undefined}
+      aria-pressed={props.interactive ? props.selected : undefined}
       data-testid="map-node"
       data-node-id={n.id}
       data-node-name={n.name}
       data-node-type={n.type}
       data-kind={n.kind}
       data-health={hc}
-      onClick={(ev: MouseEvent) => {
-        ev.stopPropagation();
-        select();
-      }}
-      onKeyDown={(ev: KeyboardEvent) => activate(ev, select)}
+      data-sel-kind="node"
+      data-sel-id={n.id}
     >
-      <title>{title}</title>
       {props.selected && <circle r={R + RING + 5} class={s.halo} />}
       <circle r={R} class={s.ringBg} stroke-width={RING} />
       {segs.map((g) => (
@@ -281,9 +310,11 @@ function NodeView(props: { node: MapNode; p: Point; selected: boolean; label: bo
       <text class={s.glyph} dy="0.35em">
         {glyph(n)}
       </text>
-      <text class={s.name} y={R + RING + 14}>
-        {truncate(n.name, 24)}
-      </text>
+      {props.name && (
+        <text class={s.name} y={R + RING + 14}>
+          {truncate(n.name, 24)}
+        </text>
+      )}
       {props.label && !props.compact && n.kind !== 'client' && (
         <text class={s.stats} y={R + RING + 29}>
           {formatRate(n.rpm)} · {formatLatency(n.avgLatency)}
@@ -301,13 +332,12 @@ function EdgeView(props: {
   label: boolean;
   srcName: string;
   dstName: string;
-  onSelect?: ((s: Selection) => void) | undefined;
+  interactive: boolean;
 }) {
   const { edge: e } = props;
   const hc = healthClass(e.health);
   const { d, mid } = edgePath(props.a, props.b, R + RING);
   const width = Math.min(6, 1 + Math.log10(1 + e.rpm));
-  const select = () => props.onSelect?.({ kind: 'edge', id: e.id });
   const title = `${props.srcName} → ${props.dstName}: ${formatRate(e.rpm)}, avg ${formatLatency(e.avgLatency)}`;
   return (
     <g
@@ -315,17 +345,15 @@ function EdgeView(props: {
       data-testid="map-edge"
       data-source={e.source}
       data-target={e.target}
+      data-source-name={props.srcName}
+      data-target-name={props.dstName}
       data-health={hc}
-      tabIndex={props.onSelect ? 0 : -1}
-      role={props.onSelect ? 'button' : 'img'}
+      tabindex={props.interactive ? 0 : -1}
+      role={props.interactive ? 'button' : 'img'}
       aria-label={title}
-      onClick={(ev: MouseEvent) => {
-        ev.stopPropagation();
-        select();
-      }}
-      onKeyDown={(ev: KeyboardEvent) => activate(ev, select)}
+      data-sel-kind="edge"
+      data-sel-id={e.id}
     >
-      <title>{title}</title>
       <path d={d} class={s.edgeHit} />
       <path d={d} class={s.edgeLine} stroke-width={width} marker-end={`url(#arrow-${hc})`} />
       {props.label && (

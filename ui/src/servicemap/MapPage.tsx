@@ -54,6 +54,7 @@ export function MapPage() {
     setLoading(true);
     try {
       const r = await getServiceGraph({ StartTime: w.start, EndTime: w.end, ...(group ? { GroupName: group } : {}) }, { signal: ac.signal });
+      performance.mark('fluoro:graph-fetched');
       setWin(w);
       dispatch({ kind: 'resynced', services: r.Services ?? [] });
       setError(null);
@@ -115,6 +116,7 @@ export function MapPage() {
     layoutInWorker(input)
       .then((fresh) => {
         if (cancelled) return;
+        performance.mark('fluoro:layout-done');
         const prev: Record<string, Point> = {};
         for (const n of model.nodes) if (posRef.current[n.id]) prev[n.id] = posRef.current[n.id]!;
         const merged = stabilize(prev, fresh, input.edges);

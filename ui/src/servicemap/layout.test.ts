@@ -82,3 +82,37 @@ describe('edgePath', () => {
     expect(b.mid.y).toBeGreaterThan(30);
   });
 });
+
+describe('layered (large maps)', () => {
+  it('ranks edges left to right, breaks cycles and never overlaps nodes', async () => {
+    const { layered } = await import('./layered');
+    const { layoutOptions } = await import('./layout');
+    const input = {
+      nodes: ['a', 'b', 'c', 'd', 'e'].map((id) => ({ id, width: 120, height: 120 })),
+      edges: [
+        { source: 'a', target: 'b' },
+        { source: 'b', target: 'c' },
+        { source: 'c', target: 'b' }, // cycle
+        { source: 'a', target: 'd' },
+        { source: 'd', target: 'c' },
+        { source: 'a', target: 'e' },
+        { source: 'e', target: 'e' }, // self loop
+      ],
+    };
+    const l = layered(input, layoutOptions);
+    expect(Object.keys(l.positions).sort()).toEqual(['a', 'b', 'c', 'd', 'e']);
+    expect(l.positions['b']!.x).toBeGreaterThan(l.positions['a']!.x);
+    expect(l.positions['c']!.x).toBeGreaterThan(l.positions['b']!.x);
+    expect(overlaps(l)).toBe(0);
+    expect(layered({ nodes: [], edges: [] }, layoutOptions).positions).toEqual({});
+  });
+  it('is used above dagreMaxNodes and is deterministic', async () => {
+    const { dagreMaxNodes } = await import('./layout');
+    const big = buildGraph(generateGraph(dagreMaxNodes + 20, 2 * dagreMaxNodes, 3).Services!);
+    const input = layoutInput(big);
+    const a = computeLayout(input, d);
+    const b = computeLayout({ nodes: [...input.nodes].reverse(), edges: [...input.edges].reverse() }, d);
+    expect(b.positions).toEqual(a.positions);
+    for (const e of input.edges) expect(a.positions[e.target]!.x).toBeGreaterThan(a.positions[e.source]!.x);
+  });
+});

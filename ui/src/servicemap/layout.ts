@@ -2,6 +2,7 @@
 // in the browser, directly in tests) and keeps the positions of nodes that were
 // already on screen so that refreshes do not reshuffle the map.
 // Framework-free; the dagre module is passed in so the adapter stays testable.
+import { layered } from './layered';
 import type { GraphModel } from './model';
 
 export interface Point {
@@ -47,8 +48,20 @@ export function layoutInput(model: GraphModel): LayoutInput {
   };
 }
 
-/** Runs dagre on the input (left-to-right ranks). */
+/**
+ * Above this many nodes computeLayout uses the fast layered layout instead of
+ * dagre (whose ranking takes ~0.7 s at 60 nodes and 5 s at 200 here).
+ */
+export const dagreMaxNodes = 40;
+
+/** Lays the input out left to right: dagre for small maps, `layered` for large ones. */
 export function computeLayout(input: LayoutInput, dagre: DagreLike): Layout {
+  if (input.nodes.length > dagreMaxNodes) return layered(input, layoutOptions);
+  return dagreLayout(input, dagre);
+}
+
+/** Runs dagre on the input (left-to-right ranks). */
+export function dagreLayout(input: LayoutInput, dagre: DagreLike): Layout {
   const g = new dagre.graphlib.Graph({ multigraph: false, directed: true });
   g.setGraph({ ...layoutOptions });
   g.setDefaultEdgeLabel(() => ({}));
