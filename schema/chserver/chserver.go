@@ -209,6 +209,9 @@ func writeConfig(dir string, cfg Config) error {
 			return fmt.Errorf("clickhouse dir: %w", err)
 		}
 	}
+	if err := checkOwner(filepath.Join(dir, "data")); err != nil {
+		return err
+	}
 	d := renderData{
 		Dir:                    dir,
 		ListenHost:             "127.0.0.1",

@@ -210,3 +210,26 @@ func mustExec(t *testing.T, s *Server, q string) {
 		t.Fatalf("%s: %v", q, err)
 	}
 }
+
+func TestForeignOwnedDir(t *testing.T) {
+	cfg := testConfig(t)
+	data := filepath.Join(cfg.Dir, "data")
+	if err := os.MkdirAll(data, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if os.Geteuid() == 0 {
+		// Give the folder away, as a previous non-root run would have.
+		if err := os.Chown(data, 4242, -1); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Start(context.Background(), cfg, nil)
+		if err == nil || !strings.Contains(err.Error(), "chown -R") {
+			t.Fatalf("Start on a foreign-owned dir: %v, want the chown hint", err)
+		}
+		return
+	}
+	// Not root: "/" belongs to root, not to us.
+	if err := checkOwner("/"); err == nil || !strings.Contains(err.Error(), "chown -R") {
+		t.Fatalf("checkOwner(/) = %v, want the chown hint", err)
+	}
+}
