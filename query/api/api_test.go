@@ -195,6 +195,10 @@ func TestErrors(t *testing.T) {
 			_, err := client.GetTraceSummaries(ctx, window(xray.GetTraceSummariesInput{FilterExpression: aws.String(`bogus = 3`)}))
 			return err
 		}, "InvalidRequestException", 400, "unknown keyword 'bogus'"},
+		{"filter too long", func() error {
+			_, err := client.GetTraceSummaries(ctx, window(xray.GetTraceSummariesInput{FilterExpression: aws.String("ok" + strings.Repeat(" ", 2000))}))
+			return err
+		}, "InvalidRequestException", 400, "FilterExpression is 2002 characters long; at most 2000"},
 		{"filter with unsupported group reference", func() error {
 			_, err := client.GetTraceSummaries(ctx, window(xray.GetTraceSummariesInput{FilterExpression: aws.String(`group.name = "slow"`)}))
 			return err

@@ -55,6 +55,9 @@ func (s *Server) handleGetTraceSummaries(c echo.Context) error {
 	return writeJSON(c, out)
 }
 
+// maxFilterLen is the model's length constraint of FilterExpression.
+const maxFilterLen = 2000
+
 // summaryQuery is a validated GetTraceSummaries request.
 type summaryQuery struct {
 	start, end time.Time
@@ -186,6 +189,9 @@ func (s *Server) parseSummaryQuery(in getTraceSummariesInput) (summaryQuery, err
 	}
 	if in.FilterExpression != nil && strings.TrimSpace(*in.FilterExpression) != "" {
 		q.expr = *in.FilterExpression
+		if n := len(q.expr); n > maxFilterLen {
+			return q, invalidRequest("FilterExpression is %d characters long; at most %d are allowed", n, maxFilterLen)
+		}
 		var err error
 		if q.filter, err = compileFilter(q.expr); err != nil {
 			return q, err
