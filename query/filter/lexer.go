@@ -90,7 +90,7 @@ const maxTokens = 4096
 
 // lex splits src into tokens; the last token is tEOF.
 func lex(src string) ([]token, error) {
-	var toks []token
+	toks := make([]token, 0, len(src)/4+2)
 	i := 0
 	for {
 		for i < len(src) && isSpace(src[i]) {
