@@ -33,8 +33,8 @@ type Config struct {
 
 // RegisterFlags registers the sandbox flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
-	fs.StringVar(&c.User, "sandbox-user", "", `user functions run as when the invoker runs as root: name or uid[:gid] ("" = nobody 65534, "-" = the invoker's own user)`)
-	fs.StringVar(&c.Cgroups, "sandbox-cgroups", "auto", `memory limits: auto (cgroup v2, else v1, else rlimit), v2, v1 or off (rlimit only)`)
+	fs.StringVar(&c.User, "invoker-sandbox-user", "", `user functions run as when the invoker runs as root: name or uid[:gid] ("" = nobody 65534, "-" = the invoker's own user)`)
+	fs.StringVar(&c.Cgroups, "invoker-sandbox-cgroups", "auto", `memory limits: auto (cgroup v2, else v1, else rlimit), v2, v1 or off (rlimit only)`)
 }
 
 // Validate checks the configuration.
@@ -42,7 +42,7 @@ func (c *Config) Validate() error {
 	switch c.Cgroups {
 	case "", "auto", "v2", "v1", "off":
 	default:
-		return fmt.Errorf("sandbox-cgroups: %q is not auto, v2, v1 or off", c.Cgroups)
+		return fmt.Errorf("invoker-sandbox-cgroups: %q is not auto, v2, v1 or off", c.Cgroups)
 	}
 	return nil
 }
@@ -100,7 +100,7 @@ func lookupUser(spec string) (uid, gid uint32, err error) {
 	} else {
 		u, err := user.Lookup(us)
 		if err != nil {
-			return 0, 0, fmt.Errorf("sandbox-user: %w", err)
+			return 0, 0, fmt.Errorf("invoker-sandbox-user: %w", err)
 		}
 		n, _ := strconv.ParseUint(u.Uid, 10, 32)
 		g, _ := strconv.ParseUint(u.Gid, 10, 32)
@@ -109,7 +109,7 @@ func lookupUser(spec string) (uid, gid uint32, err error) {
 	if hasGID {
 		g, err := strconv.ParseUint(gs, 10, 32)
 		if err != nil {
-			return 0, 0, fmt.Errorf("sandbox-user: bad gid %q", gs)
+			return 0, 0, fmt.Errorf("invoker-sandbox-user: bad gid %q", gs)
 		}
 		gid = uint32(g)
 	}
