@@ -152,9 +152,12 @@ func (s *Store) TraceIDs(ctx context.Context, q TraceQuery) (refs []TraceRef, ne
 	case "", RangeTraceID:
 		// Trace ids sort by their epoch (fixed-width lower-case hex), so the
 		// window is a string range. A trace's spans start at or after its
-		// epoch, but allow a day either side for clock skew and midnight.
+		// epoch (allow clock skew between hosts), and within a day of the
+		// window's end; the start bound lets the primary key skip granules.
+		from := q.Start.Add(-clockSkew)
 		where = append(where,
-			dateRange(q.Start.Add(-day), q.End.Add(day)),
+			dateRange(from, q.End.Add(day)),
+			"start >= "+dateTimeLiteral(from),
 			fmt.Sprintf("trace_id >= '1-%08x' AND trace_id < '1-%08x'", ceilSec(q.Start), ceilSec(q.End)))
 		timeEx = "toUInt64(reinterpretAsUInt32(reverse(unhex(substring(trace_id, 3, 8))))) * 1000000"
 	case RangeEvent, RangeService:
@@ -168,14 +171,20 @@ func (s *Store) TraceIDs(ctx context.Context, q TraceQuery) (refs []TraceRef, ne
 			evTime = ev
 		}
 		// Candidates: traces with a matching span (spans of the window start
-		// at most a day before it). On a cluster the subquery reads each
-		// shard's local table: spans are sharded by trace id, so a shard's
-		// candidates are exactly its own traces (and 18.16 cannot be told
-		// distributed_product_mode over the native protocol). The outer query then reads every span of
-		// those traces (a day either side) for the Having aggregates.
+		// at most a day before it; the start bounds let the primary key skip
+		// granules). On a cluster the subquery reads each shard's local
+		// table: spans are sharded by trace id, so a shard's candidates are
+		// exactly its own traces (and 18.16 cannot be told
+		// distributed_product_mode over the native protocol). The outer
+		// query then reads every span of those traces (a day either side)
+		// for the Having aggregates.
+		from := q.Start.Add(-day)
+		cand := dateRange(from, q.End) + " AND start >= " + dateTimeLiteral(from) +
+			" AND start <= " + dateTimeLiteral(q.End) + " AND " + rowWin
 		where = append(where,
-			dateRange(q.Start.Add(-day), q.End.Add(day)),
-			"trace_id IN (SELECT trace_id FROM "+s.db+"."+s.spansLocal+" WHERE "+dateRange(q.Start.Add(-day), q.End)+" AND "+rowWin+")")
+			dateRange(from, q.End.Add(day)),
+			"start >= "+dateTimeLiteral(from),
+			"trace_id IN (SELECT trace_id FROM "+s.db+"."+s.spansLocal+" WHERE "+cand+")")
 		timeEx = "maxIf(" + evTime + ", " + rowWin + ")"
 		having = append(having, "countIf("+rowWin+") > 0")
 	default:
@@ -228,6 +237,20 @@ func (s *Store) TraceIDs(ctx context.Context, q TraceQuery) (refs []TraceRef, ne
 // ceilSec returns t in whole Unix seconds rounded up, clamped to the
 // trace-id epoch's 32 bits: epoch e lies in [Start, End) iff
 // ceilSec(Start) <= e < ceilSec(End).
+// clockSkew is how much earlier than its trace id's epoch a span may
+// start (hosts' clocks differ).
+const clockSkew = time.Hour
+
+// dateTimeLiteral formats t (whole seconds, rounded down) for comparison
+// with a DateTime column.
+func dateTimeLiteral(t time.Time) string {
+	s := t.Unix()
+	if s < 0 {
+		s = 0
+	}
+	return "toDateTime(" + strconv.FormatInt(s, 10) + ")"
+}
+
 func ceilSec(t time.Time) int64 {
 	s := t.Unix()
 	if t.Nanosecond() > 0 {
