@@ -429,18 +429,39 @@ func TestExtra(t *testing.T) {
 	if len(out.UnprocessedTraceSegments) != 0 {
 		t.Errorf("UnprocessedTraceSegments %v", out.UnprocessedTraceSegments)
 	}
+	if _, err := client.PutTelemetryRecords(context.Background(), &xray.PutTelemetryRecordsInput{
+		TelemetryRecords: []types.TelemetryRecord{{Timestamp: aws.Time(time.Now())}}}); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Get(url + "/metrics")
 	if err != nil {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	if !slices.Equal(got, []string{"POST /TraceSegments", "GET /metrics"}) {
+	if !slices.Equal(got, []string{"POST /TraceSegments", "POST /TelemetryRecords", "GET /metrics"}) {
 		t.Errorf("Extra saw %v", got)
 	}
 }
 
 func TestAuxiliaryOperations(t *testing.T) {
-	_, client, _ := newTestAPI(t, Settings{Reader: newFakeReader()}, nil)
+	s, client, _ := newTestAPI(t, Settings{Reader: newFakeReader()}, nil)
+	defer func() {
+		var b strings.Builder
+		s.WriteMetrics(&b)
+		for _, want := range []string{
+			`fluoro_api_requests_total{operation="GetEncryptionConfig",code="OK"} 1`,
+			`fluoro_api_requests_total{operation="PutTelemetryRecords",code="OK"} 1`,
+			`fluoro_api_requests_total{operation="GetServiceGraph",code="NotImplementedException"} 1`,
+			`fluoro_api_request_duration_seconds_count{operation="GetTraceSegmentDestination"} 1`,
+		} {
+			if !strings.Contains(b.String(), want) {
+				t.Errorf("metrics lack %s:\n%s", want, b.String())
+			}
+		}
+	}()
+	if _, err := client.GetServiceGraph(context.Background(), &xray.GetServiceGraphInput{StartTime: aws.Time(time.Unix(base, 0)), EndTime: aws.Time(time.Unix(base+1, 0))}); err == nil {
+		t.Error("GetServiceGraph succeeded")
+	}
 	ctx := context.Background()
 	enc, err := client.GetEncryptionConfig(ctx, &xray.GetEncryptionConfigInput{})
 	if err != nil {

@@ -16,6 +16,7 @@
 //	POST /EncryptionConfig  GetEncryptionConfig: {"Type":"NONE","Status":"ACTIVE"}
 //	POST /GetTraceSegmentDestination  {"Destination":"XRay","Status":"ACTIVE"}
 //	POST /TelemetryRecords  PutTelemetryRecords: validated and ignored
+//	                        (only without Extra; the collector counts it)
 //
 // The other X-Ray operations of the read API are in the route table and
 // answer NotImplementedException (HTTP 501) until they are built. Requests
@@ -34,6 +35,9 @@
 // Sampling (or a SamplingStrategy) keeps a stable hash-chosen share of the
 // traces, SamplingStrategy.Value or 10 %; PartialScan and FixedRate are
 // treated alike.
+//
+// Metrics (requests by operation and error code, durations) are written by
+// WriteMetrics in Prometheus text format.
 //
 // Handlers are thin: they decode the request into plain Go values and call
 // the operation functions (batchGetTraces, getTraceSummaries), which tests

@@ -82,6 +82,8 @@ func (s *Server) handleError(err error, c echo.Context) {
 	if ae.Status < 500 {
 		s.log.Debug("X-Ray API request rejected", "path", req.URL.Path, "code", ae.Code, "message", ae.Message)
 	}
-	opFromContext(c).count(ae.Code)
+	if op := opFromContext(c); op != "unknown" {
+		s.metrics.count(op, ae.Code)
+	}
 	writeError(c.Response(), ae)
 }

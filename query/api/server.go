@@ -46,7 +46,8 @@ type Server struct {
 	extra  http.Handler
 	echo   *echo.Echo
 	// slots holds one token per operation in flight (Config.MaxConcurrent).
-	slots chan struct{}
+	slots   chan struct{}
+	metrics *serverMetrics
 }
 
 // New validates cfg and builds the server; Run or Handler put it to work.
@@ -58,7 +59,7 @@ func New(cfg Config, set Settings) (*Server, error) {
 		return nil, errors.New("query api: Settings.Reader is required")
 	}
 	s := &Server{cfg: cfg, log: set.Logger, reader: set.Reader, extra: set.Extra,
-		slots: make(chan struct{}, cfg.MaxConcurrent)}
+		slots: make(chan struct{}, cfg.MaxConcurrent), metrics: newServerMetrics()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -68,7 +69,7 @@ func New(cfg Config, set Settings) (*Server, error) {
 	e.Pre(requestID)
 	own := map[string]bool{}
 	for _, r := range s.routes() {
-		e.Add(r.method, r.path, r.handler, withOp(r.op), s.limit)
+		e.Add(r.method, r.path, r.handler, s.withOp(r.op), s.limit)
 		own[r.path] = true
 	}
 	fallback := func(c echo.Context) error {
@@ -101,7 +102,10 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/TraceSummaries", "GetTraceSummaries", s.handleGetTraceSummaries},
 		{http.MethodPost, "/EncryptionConfig", "GetEncryptionConfig", handleGetEncryptionConfig},
 		{http.MethodPost, "/GetTraceSegmentDestination", "GetTraceSegmentDestination", handleGetTraceSegmentDestination},
-		{http.MethodPost, "/TelemetryRecords", "PutTelemetryRecords", handlePutTelemetryRecords},
+	}
+	if s.extra == nil {
+		// The collector (Extra) takes the daemon's telemetry when present.
+		rs = append(rs, route{http.MethodPost, "/TelemetryRecords", "PutTelemetryRecords", handlePutTelemetryRecords})
 	}
 	// Operations of the read API still to be built (issue 3): they answer
 	// NotImplementedException so clients see a clear error instead of a 404.

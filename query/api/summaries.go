@@ -131,7 +131,7 @@ func (s *Server) getTraceSummaries(ctx context.Context, in getTraceSummariesInpu
 			}
 			spans, failed := dec.spans(stored)
 			if failed > 0 {
-				invalidStoredDocs.Add(failed)
+				s.metrics.invalidStoredDocs.Add(failed)
 				s.log.Warn("stored documents no longer decode; left out of the filter check", "trace_id", id, "documents", failed)
 			}
 			if !q.filter.confirm.Match(spans) {

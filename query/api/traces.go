@@ -103,7 +103,7 @@ func xrayDocs(docs []storedDocument) []xraytrace.Doc {
 
 func (s *Server) reportInvalid(traceID string, a *xraytrace.Assembly) {
 	if bad := a.Invalid(); len(bad) > 0 {
-		invalidStoredDocs.Add(len(bad))
+		s.metrics.invalidStoredDocs.Add(len(bad))
 		s.log.Warn("stored documents are not JSON objects; returned unchanged", "trace_id", traceID, "ids", bad)
 	}
 }
