@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fluoro/fluoro/invoker/asyncq"
 	"github.com/fluoro/fluoro/invoker/engine"
 	"github.com/fluoro/fluoro/invoker/lambdaapi"
 	"github.com/fluoro/fluoro/invoker/logs"
@@ -56,6 +57,8 @@ type Config struct {
 	Sandbox sandbox.Config
 	// Runtimes selects the interpreters of managed runtimes.
 	Runtimes runtimes.Config
+	// Async configures the durable queue of Event invocations.
+	Async asyncq.Config
 }
 
 // RegisterFlags registers the invoker's flags on fs with their defaults.
@@ -74,6 +77,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&c.AllowLocalCode, "invoker-local-code", true, `allow Code.S3Bucket "local" with S3Key = a directory on this host`)
 	c.Sandbox.RegisterFlags(fs)
 	c.Runtimes.RegisterFlags(fs)
+	c.Async.RegisterFlags(fs)
 }
 
 // DefaultConfig returns the flag defaults.
@@ -119,6 +123,9 @@ func (c *Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := c.Runtimes.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := c.Async.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)

@@ -386,3 +386,91 @@ func (s *Server) deadLetters(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"DeadLetters": recs})
 }
+
+// EventOutcome is the result of one attempt of an Event invocation.
+type EventOutcome struct {
+	// Status is what a synchronous Invoke would have answered: 200 (success
+	// or function error), 429 (throttled), 404 (function or qualifier gone),
+	// 500.
+	Status          int
+	ExecutedVersion string
+	FunctionError   string
+	Payload         []byte
+	// Message explains a non-200 status.
+	Message string
+	// FunctionARN is the ARN of the version that ran (for destination
+	// records).
+	FunctionARN string
+	Start, End  time.Time
+}
+
+// InvokeEvent makes one attempt of an accepted Event invocation: the alias
+// weights and the function's configuration are applied at attempt time, and
+// the function segment (when the event is sampled) hangs under the event's
+// AWS::Lambda segment.
+func (s *Server) InvokeEvent(ctx context.Context, ev *AsyncEvent) EventOutcome {
+	out := EventOutcome{Start: time.Now()}
+	defer func() { out.End = time.Now() }()
+	f, ok := s.set.Store.Get(ev.FunctionName)
+	if !ok {
+		out.Status, out.Message = http.StatusNotFound, "Function not found: "+s.functionARN(ev.FunctionName)
+		return out
+	}
+	version, err := s.pickVersion(f, ev.Qualifier)
+	if err != nil {
+		out.Status, out.Message = http.StatusNotFound, err.Error()
+		return out
+	}
+	out.ExecutedVersion = version
+	out.FunctionARN = s.functionARN(f.Name) + ":" + version
+	spec, err := s.spec(f, version)
+	if err != nil {
+		out.Status, out.Message = http.StatusInternalServerError, err.Error()
+		return out
+	}
+	trace, _ := xrayemit.ParseHeader(ev.TraceHeader)
+	invokedARN := s.functionARN(f.Name)
+	if ev.Qualifier != "" {
+		invokedARN += ":" + ev.Qualifier
+	}
+	res, err := s.set.Engine.Invoke(ctx, spec, &engine.Request{
+		RequestID: ev.RequestID, Payload: ev.Payload, ClientContext: ev.ClientContext, InvokedARN: invokedARN,
+		Trace: engine.Trace{Header: trace, Sampled: ev.Sampled, ServiceSegmentID: ev.ServiceSegmentID},
+	})
+	if err != nil {
+		var te *engine.ThrottleError
+		if errors.As(err, &te) {
+			out.Status, out.Message = http.StatusTooManyRequests, "Rate Exceeded. ("+te.Reason+")"
+		} else {
+			out.Status, out.Message = http.StatusInternalServerError, err.Error()
+		}
+		return out
+	}
+	defer res.Release()
+	out.Status = http.StatusOK
+	out.FunctionError = res.FunctionError
+	out.Payload = bytes.Clone(res.Payload.Bytes())
+	return out
+}
+
+// EmitEventSegment sends the AWS::Lambda segment of a finished, sampled
+// Event invocation: from receipt to the end of the last attempt, with the
+// queue wait ("Dwell Time") and one "Attempt #n" subsegment per attempt.
+func (s *Server) EmitEventSegment(ev *AsyncEvent, attempts []xrayemit.Span, end time.Time) {
+	if !ev.Sampled || s.set.Emitter == nil {
+		return
+	}
+	trace, _ := xrayemit.ParseHeader(ev.TraceHeader)
+	svc := xrayemit.Service{
+		TraceID: trace.Root, ID: ev.ServiceSegmentID, ParentID: trace.Parent, FunctionName: ev.FunctionName,
+		FunctionARN: s.functionARN(ev.FunctionName), RequestID: ev.RequestID, Start: ev.Received, End: end,
+		Status: http.StatusAccepted, Attempts: attempts,
+	}
+	if len(attempts) > 0 {
+		svc.DwellStart, svc.DwellEnd = ev.Received, attempts[0].Start
+	}
+	_ = s.set.Emitter.Emit(context.Background(), xrayemit.NewServiceSegment(svc))
+}
+
+// FunctionARN returns the unqualified ARN of a function name.
+func (s *Server) FunctionARN(name string) string { return s.functionARN(name) }

@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -43,7 +44,12 @@ var version = func() string {
 	return strings.TrimSpace(string(b))
 }()
 
-func handle(ctx context.Context, ev event) (*result, error) {
+func handle(ctx context.Context, raw json.RawMessage) (*result, error) {
+	var ev event
+	_ = json.Unmarshal(raw, &ev)
+	if ev.Op == "" {
+		fmt.Printf("event: %s\n", raw)
+	}
 	lc, _ := lambdacontext.FromContext(ctx)
 	res := &result{Op: ev.Op, Version: version, RequestID: lc.AwsRequestID, ARN: lc.InvokedFunctionArn, Env: os.Getenv("GREETING")}
 	if lc.ClientContext.Custom != nil {
