@@ -1,6 +1,6 @@
 // SVG service map: nodes with health rings, edges with latency/traffic labels,
 // pan (drag, arrow keys) and zoom (wheel, +/-), keyboard-selectable nodes.
-import { useEffect, useMemo, useRef, useState } from 'preact/hooks';
+import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { bounds, edgePath, type Point } from './layout';
 import { formatLatency, formatRate, healthClass, ringSegments, type GraphModel, type MapEdge, type MapNode } from './model';
 import s from './Graph.module.css';
@@ -85,13 +85,23 @@ export function Graph(props: GraphProps) {
     setView(fitView(size, el.clientWidth, el.clientHeight));
   };
 
-  useEffect(() => {
-    const key = `${props.fitKey ?? ''}|${placedCount > 0}`;
-    if (placedCount > 0 && fitted.current !== key) {
-      fitted.current = key;
+  // Fit during render (not in an effect) the first time nodes are placed, so the
+  // first drawn frame already has the fitted zoom and its level of detail: a large
+  // map is then laid out and painted once, not twice.
+  const fitKey = `${props.fitKey ?? ''}|${placedCount > 0}`;
+  let v = view;
+  if (placedCount > 0 && fitted.current !== fitKey && svgRef.current && svgRef.current.clientWidth > 0) {
+    fitted.current = fitKey;
+    v = fitView(size, svgRef.current.clientWidth, svgRef.current.clientHeight);
+    setView(v);
+  }
+  // Positions known at mount time (e.g. from the cache): fit once the svg exists.
+  useLayoutEffect(() => {
+    if (placedCount > 0 && fitted.current !== fitKey) {
+      fitted.current = fitKey;
       fit();
     }
-  }, [props.fitKey, placedCount, size.width, size.height]);
+  });
 
   useEffect(() => {
     if (placedCount === model.nodes.length && model.nodes.length > 0) props.onDrawn?.();
@@ -183,8 +193,8 @@ export function Graph(props: GraphProps) {
   };
 
   const byId = useMemo(() => new Map(model.nodes.map((n) => [n.id, n])), [model]);
-  const showLabels = view.k >= 0.55 || model.nodes.length <= 30;
-  const showNames = view.k >= 0.3 || model.nodes.length <= 30;
+  const showLabels = v.k >= 0.55 || model.nodes.length <= 30;
+  const showNames = v.k >= 0.3 || model.nodes.length <= 30;
   const selKey = selected ? `${selected.kind}:${selected.id}` : '';
 
   const edgeLayer = useMemo(
@@ -248,7 +258,7 @@ export function Graph(props: GraphProps) {
             </marker>
           ))}
         </defs>
-        <g transform={`translate(${view.x},${view.y}) scale(${view.k})`}>
+        <g transform={`translate(${v.x},${v.y}) scale(${v.k})`}>
           <g>{edgeLayer}</g>
           <g>{nodeLayer}</g>
         </g>

@@ -12,7 +12,7 @@ import { navigate, tracesUrl, useRoute } from '../router';
 import { defaultRange, rangeWindow } from '../timerange';
 import { Graph, type Selection } from './Graph';
 import { allPlaced, layoutInput, stabilize, type Point } from './layout';
-import { layoutInWorker } from './layoutClient';
+import { layoutInWorker, prewarmLayoutWorker } from './layoutClient';
 import { buildGraph, formatLatency, formatRate, healthClass, type Health, type MapEdge, type MapNode } from './model';
 
 /** Positions survive navigation between pages (per group). */
@@ -69,6 +69,9 @@ export function MapPage() {
     }
   };
 
+  useEffect(() => {
+    prewarmLayoutWorker();
+  }, []);
   useEffect(() => {
     void load();
     return () => abort.current?.abort();

@@ -33,3 +33,8 @@ export function layoutInWorker(input: LayoutInput): Promise<Layout> {
     getWorker().postMessage({ id, input });
   });
 }
+
+/** Starts the worker ahead of the first layout (overlaps its start-up with the data fetch). */
+export function prewarmLayoutWorker(): void {
+  getWorker();
+}
