@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -230,12 +231,13 @@ func (c *Collector) Run(ctx context.Context) error {
 		}
 	}
 
-	// Stop accepting: close the socket (unblocks the readers), let HTTP
-	// requests in flight finish.
+	// Stop accepting: drain and close the socket, let HTTP requests in
+	// flight finish.
 	hardStop := time.AfterFunc(c.cfg.ShutdownTimeout, cancelFlush)
 	defer hardStop.Stop()
 	if udp != nil {
-		udp.Close()
+		// Read what the socket already buffered, briefly, then stop.
+		udp.SetReadDeadline(time.Now().Add(udpDrain))
 	}
 	if srv != nil {
 		sctx, cancel := context.WithTimeout(base, c.cfg.ShutdownTimeout)
@@ -245,6 +247,9 @@ func (c *Collector) Run(ctx context.Context) error {
 		cancel()
 	}
 	readers.Wait()
+	if udp != nil {
+		udp.Close()
+	}
 	c.inMu.Lock()
 	c.closed = true
 	c.inMu.Unlock()
@@ -268,7 +273,7 @@ func (c *Collector) readLoop(conn *net.UDPConn) {
 	for {
 		n, err := conn.Read(buf)
 		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
+			if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrDeadlineExceeded) {
 				return
 			}
 			c.m.readErrors.Inc()
@@ -296,6 +301,10 @@ func (c *Collector) readLoop(conn *net.UDPConn) {
 		}
 	}
 }
+
+// udpDrain is how long readers keep reading already-buffered datagrams
+// after shutdown began.
+const udpDrain = 200 * time.Millisecond
 
 var spanSize = int64(unsafe.Sizeof(segment.Span{}))
 

@@ -25,13 +25,15 @@ type fakeSink struct {
 	writes    int
 	failFirst int
 	down      bool
-	block     bool // block until ctx is done, then fail
+	block     bool          // block until ctx is done, then fail
+	delay     time.Duration // every write takes this long
 }
 
 func (s *fakeSink) WriteDocuments(ctx context.Context, docs []segment.Document) error {
 	s.mu.Lock()
-	block := s.block
+	block, delay := s.block, s.delay
 	s.mu.Unlock()
+	time.Sleep(delay)
 	if block {
 		<-ctx.Done()
 		return ctx.Err()
@@ -419,6 +421,42 @@ func TestRestartReplaysSpool(t *testing.T) {
 	}
 	if metric(r2.c, "fluoro_collector_replayed_total") != float64(len(want)) {
 		t.Errorf("replayed_total = %v", metric(r2.c, "fluoro_collector_replayed_total"))
+	}
+}
+
+// TestSlowSinkGrowsBatches: a slow (not failing) sink makes the waiting
+// batch grow instead of sending batches through the spool.
+func TestSlowSinkGrowsBatches(t *testing.T) {
+	sink := &fakeSink{delay: 300 * time.Millisecond}
+	cfg := testConfig(t)
+	cfg.UDPReaders = 1
+	cfg.BatchSize = 50
+	r := start(t, cfg, sink)
+	conn := dialUDP(t, r.c)
+	var want []string
+	for i := range 600 {
+		doc := validDoc(fmt.Sprintf("%016x", i+1))
+		want = append(want, doc)
+		conn.Write([]byte(hdr + doc))
+		if i%25 == 24 {
+			time.Sleep(50 * time.Millisecond) // ~125 documents per write, below the merge bound of 200
+		}
+	}
+	waitFor(t, "all documents stored", 20*time.Second, func() bool { return len(sink.got()) >= len(want) })
+	got := sink.got()
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("document %d out of order", i)
+		}
+	}
+	if n := metric(r.c, "fluoro_collector_spooled_total"); n != 0 {
+		t.Errorf("spooled %v documents for a merely slow sink", n)
+	}
+	sink.mu.Lock()
+	writes := sink.writes
+	sink.mu.Unlock()
+	if writes > len(want)/cfg.BatchSize/2 {
+		t.Errorf("%d writes for %d documents: batches did not grow while the sink was busy", writes, len(want))
 	}
 }
 

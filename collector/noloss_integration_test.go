@@ -255,6 +255,9 @@ func TestNoLossCollectorRestartWhileSpooled(t *testing.T) {
 	// still down. The sender pauses while no collector listens (datagrams
 	// sent then would be lost by the kernel, not by Fluoro).
 	s.mu.Lock()
+	waitFor(t, "datagrams sent so far read", 10*time.Second, func() bool {
+		return metric(r1.c, `fluoro_collector_received_total{transport="udp"}`) == float64(s.sent)
+	})
 	r1.stop(t)
 	if metric(r1.c, "fluoro_collector_spool_records") == 0 {
 		t.Errorf("spool empty after stopping the collector with ClickHouse down")

@@ -19,6 +19,9 @@ const (
 	// Retry delays after a failed sink write (doubling).
 	minBackoff = 250 * time.Millisecond
 	maxBackoff = 5 * time.Second
+	// maxMergeBatches bounds how many batches the pending slot absorbs
+	// while the writer is busy.
+	maxMergeBatches = 4
 	// replayBytes bounds the raw bytes of one replayed chunk.
 	replayBytes = 32 << 20
 )
@@ -41,7 +44,8 @@ func (c *Collector) release(b *batch) {
 }
 
 // batcher moves documents from the queue into batches, flushed when
-// BatchSize documents are in or BatchWait after the first arrived. When stop
+// BatchSize documents (or a quarter of QueueBytes) are in, or BatchWait
+// after the first arrived. When stop
 // is closed it drains the queue, pushes the last batch and returns.
 func (c *Collector) batcher(stop <-chan struct{}) {
 	defer close(c.batcherDone)
@@ -62,7 +66,7 @@ func (c *Collector) batcher(stop <-chan struct{}) {
 		}
 		cur.docs = append(cur.docs, d)
 		cur.mem += docMem(&d)
-		if len(cur.docs) >= c.cfg.BatchSize {
+		if len(cur.docs) >= c.cfg.BatchSize || cur.mem >= c.cfg.QueueBytes/4 {
 			flush()
 		}
 	}
@@ -87,18 +91,34 @@ func (c *Collector) batcher(stop <-chan struct{}) {
 }
 
 // push hands a full batch on, keeping the global order: the in-memory
-// pending slot is used only while the spool is empty; otherwise the pending
-// batch (older) and then b go to the spool's tail.
+// pending slot is used only while the spool is empty, and a batch waiting
+// there absorbs newer ones up to maxMergeBatches×BatchSize documents while
+// the collector holds less than half of QueueBytes (so readers never hit
+// the budget while the spool has room); beyond that, or while the spool
+// holds data, the
+// pending batch (older) and then b go to the spool's tail.
 func (c *Collector) push(b *batch) {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
-	if c.pending == nil && c.spool.Len() == 0 {
-		c.pending = b
-		select {
-		case c.writerWake <- struct{}{}:
-		default:
+	if c.spool.Len() == 0 {
+		if c.pending == nil {
+			c.pending = b
+			select {
+			case c.writerWake <- struct{}{}:
+			default:
+			}
+			return
 		}
-		return
+		// The writer is busy (slow sink): grow the waiting batch instead
+		// of spilling, up to a bound. Larger inserts also suit ClickHouse.
+		if p := c.pending; len(p.docs)+len(b.docs) <= maxMergeBatches*c.cfg.BatchSize && c.memUsed.Load() <= c.cfg.QueueBytes/2 {
+			p.docs = append(p.docs, b.docs...)
+			p.mem += b.mem
+			clear(b.docs)
+			b.docs, b.mem = b.docs[:0], 0
+			c.batchPool.Put(b)
+			return
+		}
 	}
 	if p := c.pending; p != nil {
 		c.pending = nil
