@@ -10,6 +10,8 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/VictoriaMetrics/metrics"
+
 	"github.com/fluoro/fluoro/collector"
 	"github.com/fluoro/fluoro/collector/segment"
 	"github.com/fluoro/fluoro/query/api"
@@ -127,7 +129,9 @@ func runQuery(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv, err := api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: dash})
+	var srv *api.Server
+	extra := frontMux(nil, nil, nil, dash, func(w io.Writer) { srv.WriteMetrics(w) })
+	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra})
 	if err != nil {
 		return err
 	}
@@ -144,13 +148,21 @@ func closeLogged(log *slog.Logger, what string, c io.Closer) {
 // frontMux routes the API port's non-X-Ray paths: the collector's endpoints
 // (so an AWS SDK pointed at :2001 can also PutTraceSegments), the live
 // websocket, the invoker proxy and the dashboard.
-func frontMux(col *collector.Collector, hub *live.Hub, lambda http.Handler, dash http.Handler) http.Handler {
+func frontMux(col *collector.Collector, hub *live.Hub, lambda http.Handler, dash http.Handler, metricsTo ...func(io.Writer)) http.Handler {
 	mux := http.NewServeMux()
 	if col != nil {
-		for _, p := range []string{"/TraceSegments", "/TelemetryRecords", "/GetSamplingRules", "/SamplingTargets", "/metrics"} {
+		for _, p := range []string{"/TraceSegments", "/TelemetryRecords", "/GetSamplingRules", "/SamplingTargets"} {
 			mux.Handle(p, col.Handler())
 		}
+		metricsTo = append(metricsTo, col.WriteMetrics)
 	}
+	mux.HandleFunc("GET /metrics", func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		for _, f := range metricsTo {
+			f(w)
+		}
+		metrics.WriteProcessMetrics(w)
+	})
 	if hub != nil {
 		mux.Handle("/ws", hub)
 	}

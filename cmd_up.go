@@ -102,7 +102,9 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if inv != nil {
 		lambda = inv.handler()
 	}
-	srv, err := api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: frontMux(col, hub, lambda, dash)})
+	var srv *api.Server
+	extra := frontMux(col, hub, lambda, dash, func(w io.Writer) { srv.WriteMetrics(w) })
+	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra})
 	if err != nil {
 		return err
 	}
