@@ -49,12 +49,22 @@
 //
 // # Hot paths and the benchmarks that guard them
 //
-//	| Hot path                                   | Benchmark                                   |
-//	|--------------------------------------------|---------------------------------------------|
-//	| datagram → SplitDatagram → Decode           | segment.BenchmarkDecode (collector/segment) |
-//	| UDP socket → readers → queue → batcher      | BenchmarkUDPIngest                          |
-//	| batch → spool (sink down / slow)            | spool.BenchmarkSpoolAppend                  |
-//	| UDP → collector → chstore → ClickHouse      | BenchmarkEndToEnd (ceiling, udp, paced40)   |
+//	| Hot path                                 | Guarding benchmark                                |
+//	|------------------------------------------|---------------------------------------------------|
+//	| datagram → SplitDatagram → Decode         | segment.BenchmarkDecode1KB / BenchmarkDecode8KB   |
+//	| UDP socket → readers → queue → batcher    | BenchmarkUDPIngest (datagrams/s, %lost)           |
+//	| batch → spool (sink down or slow)         | spool.BenchmarkSpoolAppend (records/s, fsync)     |
+//	| batch → chstore → ClickHouse (ceiling)    | BenchmarkEndToEnd/ceiling (docs/s, spans/s)       |
+//	| UDP → collector → ClickHouse, exact count | BenchmarkEndToEnd/udp (docs/s, %ceiling, RSS)     |
+//	| sustained 40 % of the ceiling             | BenchmarkEndToEnd/paced40 (%loss, peak RSS)       |
+//
+// Run them with
+//
+//	go test -run '^$' -bench . -benchtime 100000x ./collector/ ./collector/spool/
+//
+// (BenchmarkEndToEnd needs a ClickHouse: FLUORO_TEST_CLICKHOUSE or a
+// managed clickhouse-server, see schema/chtest). The spool's file parser is
+// fuzzed by spool.FuzzOpenSegment.
 //
 // # Dependencies
 //
