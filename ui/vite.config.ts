@@ -43,7 +43,17 @@ export default defineConfig({
     chunkSizeWarningLimit: 300,
   },
   worker: { format: 'es' },
-  server: { port: 5173, strictPort: false },
+  server: {
+    port: 5173,
+    strictPort: false,
+    // `FLUORO_DEV_API=http://127.0.0.1:2001 npm run dev`: hot-reloading UI against a running Fluoro.
+    proxy: process.env.FLUORO_DEV_API
+      ? {
+          '^/(ServiceGraph|TraceSummaries|Traces|TraceGraph|Groups|TimeSeriesServiceStatistics|lambda/)': process.env.FLUORO_DEV_API,
+          '/ws': { target: process.env.FLUORO_DEV_API, ws: true },
+        }
+      : {},
+  },
   preview: { port: 4173, strictPort: false },
   test: {
     include: ['src/**/*.test.ts', 'test/**/*.test.ts'],

@@ -1,7 +1,8 @@
 // Details of one segment/subsegment: overview, HTTP, AWS, SQL, annotations,
 // metadata, exceptions with stacks and the raw document.
 import { Fragment, type ComponentChildren } from 'preact';
-import { exceptions, formatOffset, ownDocument, type Entity } from '../waterfall/model';
+import { formatLatency } from '../servicemap/model';
+import { exceptions, ownDocument, type Entity } from '../waterfall/model';
 
 function Section(props: { title: string; children: ComponentChildren; open?: boolean; testid?: string }) {
   return (
@@ -59,8 +60,8 @@ export function DetailPanel(props: { entity: Entity; traceStart: number; onSelec
             service: e.service,
             origin: e.origin,
             namespace: e.namespace,
-            start: `${formatOffset(e.start - props.traceStart, 0.0001)} after trace start`,
-            duration: formatOffset(e.end - e.start, 0.0001) + (e.inProgress ? ' (in progress)' : ''),
+            start: `${formatLatency(e.start - props.traceStart)} after trace start`,
+            duration: formatLatency(e.end - e.start) + (e.inProgress ? ' (in progress)' : ''),
             user: d.user,
             resource_arn: d.resource_arn,
             parent_id: d.parent_id,

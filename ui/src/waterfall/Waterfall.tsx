@@ -2,7 +2,8 @@
 // traces with 10,000+ subsegments scroll smoothly. Keyboard: ↑/↓ move, ←/→
 // collapse/expand, Home/End jump.
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
-import { flatten, formatOffset, rulerTicks, timeScale, toggle, visibleWindow, type Entity, type TraceTree } from './model';
+import { formatLatency } from '../servicemap/model';
+import { flatten, rulerTicks, timeScale, toggle, visibleWindow, type Entity, type TraceTree } from './model';
 import s from './Waterfall.module.css';
 
 export const rowHeight = 24;
@@ -158,7 +159,9 @@ function RowView(props: {
   const { e } = props;
   const hasKids = e.children.length > 0;
   const dur = e.end - e.start;
-  const labelRight = props.x + props.w + 150 < props.barsWidth;
+  // Duration label: right of the bar, else left of it, else inside it.
+  const labelRight = props.x + props.w + 110 < props.barsWidth;
+  const labelLeft = !labelRight && props.x > 110;
   return (
     <div
       id={`row-${e.id}`}
@@ -203,8 +206,11 @@ function RowView(props: {
       </div>
       <div class={s.track}>
         <div class={`${s.bar} ${e.inProgress ? s.inProgress : ''}`} style={{ left: `${props.x}px`, width: `${props.w}px` }} />
-        <span class={s.dur} style={labelRight ? { left: `${props.x + props.w + 4}px` } : { right: `${Math.max(0, props.barsWidth - props.x) + 4}px` }}>
-          {formatOffset(dur, dur / 10)}
+        <span
+          class={`${s.dur} ${!labelRight && !labelLeft ? s.durInside : ''}`}
+          style={labelRight ? { left: `${props.x + props.w + 4}px` } : labelLeft ? { right: `${props.barsWidth - props.x + 4}px` } : { left: `${props.x + 4}px` }}
+        >
+          {formatLatency(dur)}
           {e.inProgress ? ' (in progress)' : ''}
         </span>
       </div>
