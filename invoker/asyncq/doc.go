@@ -9,7 +9,7 @@
 //	func Open(dir string, cfg Config, opt Options) (*Queue, error)
 //	func (*Queue) Enqueue(ctx context.Context, ev Event) error   // returns after fsync
 //	func (*Queue) Run(ctx context.Context, h Handler) error      // delivers until ctx ends, then drains
-//	func (*Queue) DeadLetters(function string) ([]Completion, error)
+//	func (*Queue) DeadLetters(function string) ([]DeadLetter, error) // type DeadLetter = Completion
 //	func (*Queue) PurgeDeadLetters(function string) error
 //	func (*Queue) Pending(function string) []Event
 //	func (*Queue) Stats() Stats

@@ -116,6 +116,10 @@ type Completion struct {
 	Time      time.Time // when the event finished
 }
 
+// DeadLetter is a Completion that was given up (Condition
+// RetriesExhausted or EventAgeExceeded), as DeadLetters returns it.
+type DeadLetter = Completion
+
 // Policy is the retry configuration of a function/qualifier
 // (PutFunctionEventInvokeConfig).
 type Policy struct {
@@ -694,7 +698,7 @@ func (q *Queue) finish(ctx context.Context, it *item, condition string, last Res
 
 // DeadLetters returns the dead letters stored for a function, oldest first
 // (at most Config.MaxDeadLetters).
-func (q *Queue) DeadLetters(function string) ([]Completion, error) {
+func (q *Queue) DeadLetters(function string) ([]DeadLetter, error) {
 	return q.dlq.list(function)
 }
 

@@ -41,9 +41,21 @@
 // With AWS_LAMBDA_EXEC_WRAPPER set by the customer, the engine runs
 // [wrapper, cmd...] as AWS does.
 //
+// What the engine's Runtime API must provide for these clients: no read or
+// idle timeout on GET /runtime/invocation/next (the bootstraps long-poll on
+// one keep-alive connection and never time out themselves); Content-Type
+// application/json on /next (the Python bootstrap passes other content
+// types to the handler as raw bytes, as AWS's does); 202 on posts. The
+// Lambda-Runtime-Function-Error-Type the bootstraps send for function
+// errors is the language's error name (e.g. "TypeError", "ValueError");
+// normalise it as lambda.md §1.3 says (Runtime.Unknown) where a
+// Category.Reason is needed.
+//
 // # What the bootstraps do (Runtime API 2018-06-01, lambda.md §1)
 //
-// Both keep one keep-alive HTTP connection to AWS_LAMBDA_RUNTIME_API, load
+// Both keep one keep-alive HTTP connection to AWS_LAMBDA_RUNTIME_API (Node:
+// the http module; Python: a small socket client, because http.client would
+// add tens of milliseconds of imports to every cold start), load
 // the handler from _HANDLER relative to LAMBDA_TASK_ROOT (default: the
 // working directory) before the first GET /runtime/invocation/next, and
 // expect the engine to send Content-Type: application/json with each event.

@@ -48,7 +48,7 @@ type post struct {
 
 const testARN = "arn:aws:lambda:us-east-1:123456789012:function:fn:live"
 
-func newFakeAPI(t *testing.T) *fakeAPI {
+func newFakeAPI(t testing.TB) *fakeAPI {
 	t.Helper()
 	f := &fakeAPI{invokes: make(chan invocation, 16), posts: make(chan post, 16)}
 	mux := http.NewServeMux()
@@ -108,14 +108,14 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 func (f *fakeAPI) addr() string { return strings.TrimPrefix(f.srv.URL, "http://") }
 
 // invoke queues inv and returns what the bootstrap posted for it.
-func (f *fakeAPI) invoke(t *testing.T, p *proc, inv invocation) post {
+func (f *fakeAPI) invoke(t testing.TB, p *proc, inv invocation) post {
 	t.Helper()
 	f.invokes <- inv
 	return f.wait(t, p)
 }
 
 // wait returns the next POST made by the bootstrap.
-func (f *fakeAPI) wait(t *testing.T, p *proc) post {
+func (f *fakeAPI) wait(t testing.TB, p *proc) post {
 	t.Helper()
 	select {
 	case got := <-f.posts:
@@ -161,7 +161,7 @@ type proc struct {
 }
 
 // exitCode waits for the process to end and returns its exit status.
-func (p *proc) exitCode(t *testing.T) int {
+func (p *proc) exitCode(t testing.TB) int {
 	t.Helper()
 	select {
 	case <-p.exited:
@@ -188,7 +188,7 @@ type function struct {
 
 // start writes fn's files and the runtime's bootstrap, and starts it
 // against api the way the engine does.
-func start(t *testing.T, api *fakeAPI, fn function) *proc {
+func start(t testing.TB, api *fakeAPI, fn function) *proc {
 	t.Helper()
 	task := t.TempDir()
 	for name, content := range fn.files {
@@ -246,21 +246,21 @@ func start(t *testing.T, api *fakeAPI, fn function) *proc {
 }
 
 // wantPost checks the endpoint of a post.
-func wantPath(t *testing.T, got post, want string) {
+func wantPath(t testing.TB, got post, want string) {
 	t.Helper()
 	if got.path != want {
 		t.Fatalf("posted to %s, want %s (body %s)", got.path, want, got.body)
 	}
 }
 
-func wantHeader(t *testing.T, got post, name, want string) {
+func wantHeader(t testing.TB, got post, name, want string) {
 	t.Helper()
 	if v := got.header.Get(name); v != want {
 		t.Errorf("header %s = %q, want %q", name, v, want)
 	}
 }
 
-func requireInterpreter(t *testing.T, id string) {
+func requireInterpreter(t testing.TB, id string) {
 	t.Helper()
 	r, _ := Lookup(id)
 	if _, err := DefaultConfig().Interpreter(r); err != nil {
@@ -270,7 +270,7 @@ func requireInterpreter(t *testing.T, id string) {
 
 // waitOutput waits until the process's stdout matches re (output travels
 // through a pipe and may arrive after the post it precedes).
-func (p *proc) waitOutput(t *testing.T, re string) bool {
+func (p *proc) waitOutput(t testing.TB, re string) bool {
 	t.Helper()
 	rx := regexp.MustCompile(re)
 	deadline := time.Now().Add(5 * time.Second)

@@ -8,6 +8,9 @@ import (
 
 const nodeRuntime = "nodejs20.x"
 
+// largeJSON is a 300 KB event: the fake Runtime API sends it chunked.
+var largeJSON = `"` + strings.Repeat("x", 300_000) + `"`
+
 // TestNodeResponses runs handlers of every style and checks the exact
 // response the bootstrap posts.
 func TestNodeResponses(t *testing.T) {
@@ -56,6 +59,13 @@ func TestNodeResponses(t *testing.T) {
 			files:   map[string]string{"index.js": `exports.handler = (e) => Promise.resolve(e.s + "!");`},
 			event:   `{"s":"hi"}`,
 			want:    `"hi!"`,
+		},
+		{
+			name:    "large event and response (chunked transfer)",
+			handler: "index.handler",
+			files:   map[string]string{"index.js": `exports.handler = async (e) => e;`},
+			event:   largeJSON,
+			want:    largeJSON,
 		},
 		{
 			name:    "undefined result is null",

@@ -74,6 +74,14 @@ func TestPythonResponses(t *testing.T) {
 			wantCT: "application/json",
 		},
 		{
+			name:    "large event and response (chunked transfer)",
+			handler: "app.handler",
+			files:   map[string]string{"app.py": "def handler(event, context):\n    return event\n"},
+			event:   largeJSON,
+			want:    largeJSON,
+			wantCT:  "application/json",
+		},
+		{
 			name:        "raw body when content type is not JSON",
 			handler:     "app.handler",
 			files:       map[string]string{"app.py": "def handler(event, context):\n    return event.decode()[::-1]\n"},

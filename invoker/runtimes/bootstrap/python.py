@@ -16,16 +16,15 @@ AWS_LAMBDA_LOG_FORMAT (Text|JSON), AWS_LAMBDA_LOG_LEVEL.
 """
 
 import decimal
-import http.client
 import importlib
 import json
 import logging
 import math
 import os
+import socket
 import sys
 import time
 import traceback
-import urllib.parse
 
 API_PREFIX = "/2018-06-01/runtime"
 MAX_XRAY_CAUSE = 1024 * 1024
@@ -112,33 +111,107 @@ def marshal_response(response):
 
 
 # ---------------------------------------------------------------------------
-# Runtime API client over one keep-alive connection.
+# Runtime API client over one keep-alive connection. A minimal HTTP/1.1
+# client on a socket: http.client would import the email package (and, via
+# it, much more), which costs tens of milliseconds on every cold start.
+
+
+class _Response(object):
+    __slots__ = ["status", "headers"]
+
+    def __init__(self, status, headers):
+        self.status = status
+        self.headers = headers
+
+    def getheader(self, name):
+        return self.headers.get(name.lower())
+
+
+class _Disconnected(Exception):
+    pass
 
 
 class RuntimeClient(object):
     def __init__(self, address):
-        self.address = address
-        self.conn = None
+        host, sep, port = address.rpartition(":")
+        if not sep:
+            host, port = address, "80"
+        self.host = host.strip("[]")
+        self.port = int(port)
+        self.sock = None
+        self.rfile = None
 
-    def _connection(self):
-        if self.conn is None:
-            self.conn = http.client.HTTPConnection(self.address)
-        return self.conn
+    def _connect(self):
+        if self.sock is None:
+            self.sock = socket.create_connection((self.host, self.port))
+            self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.rfile = self.sock.makefile("rb")
+
+    def _close(self):
+        if self.sock is not None:
+            try:
+                self.rfile.close()
+                self.sock.close()
+            except OSError:
+                pass
+        self.sock = None
+        self.rfile = None
+
+    def _roundtrip(self, method, path, body, headers):
+        lines = ["%s %s%s HTTP/1.1" % (method, API_PREFIX, path), "Host: %s:%d" % (self.host, self.port),
+                 "User-Agent: " + USER_AGENT]
+        for k, v in headers.items():
+            lines.append("%s: %s" % (k, v))
+        if body is not None:
+            lines.append("Content-Length: %d" % len(body))
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        self.sock.sendall(head + body if body is not None and len(body) < 65536 else head)
+        if body is not None and len(body) >= 65536:
+            self.sock.sendall(body)
+        status_line = self.rfile.readline(65537)
+        if not status_line:
+            raise _Disconnected()
+        parts = status_line.split(None, 2)
+        if len(parts) < 2 or not parts[0].startswith(b"HTTP/"):
+            raise OSError("bad status line %r" % status_line)
+        status = int(parts[1])
+        hdrs = {}
+        while True:
+            line = self.rfile.readline(65537)
+            if line in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            hdrs[name.strip().lower()] = value.strip()
+        if hdrs.get("transfer-encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline(65537).split(b";", 1)[0].strip(), 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    break
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline(65537)
+            data = b"".join(chunks)
+        elif "content-length" in hdrs:
+            n = int(hdrs["content-length"])
+            data = self.rfile.read(n)
+            if len(data) != n:
+                raise _Disconnected()
+        else:
+            data = self.rfile.read()
+            self._close()
+        if hdrs.get("connection", "").lower() == "close":
+            self._close()
+        return _Response(status, hdrs), data
 
     def _call(self, method, path, body=None, headers=None):
-        hdrs = {"User-Agent": USER_AGENT}
-        if headers:
-            hdrs.update(headers)
         for attempt in (0, 1):
-            conn = self._connection()
+            self._connect()
             try:
-                conn.request(method, API_PREFIX + path, body=body, headers=hdrs)
-                resp = conn.getresponse()
-                data = resp.read()
-                return resp, data
-            except (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected):
-                conn.close()
-                self.conn = None
+                return self._roundtrip(method, path, body, headers or {})
+            except (_Disconnected, ConnectionResetError, BrokenPipeError):
+                self._close()
                 if attempt == 1:
                     raise
         raise RuntimeError("unreachable")
@@ -163,7 +236,7 @@ class RuntimeClient(object):
 
     def post_result(self, invoke_id, body, content_type):
         self._post(
-            "/invocation/%s/response" % urllib.parse.quote(invoke_id, safe=""),
+            "/invocation/%s/response" % _quote(invoke_id),
             body,
             {"Content-Type": content_type},
         )
@@ -171,13 +244,13 @@ class RuntimeClient(object):
     def post_error(self, invoke_id, error_result, xray_cause):
         headers = {
             "Content-Type": "application/json",
-            "Lambda-Runtime-Function-Error-Type": error_result.get("errorType") or "Unhandled",
+            "Lambda-Runtime-Function-Error-Type": _header_value(error_result.get("errorType") or "Unhandled"),
         }
         cause = json.dumps(xray_cause, ensure_ascii=True)
         if len(cause) < MAX_XRAY_CAUSE:
             headers["Lambda-Runtime-Function-XRay-Error-Cause"] = cause
         self._post(
-            "/invocation/%s/error" % urllib.parse.quote(invoke_id, safe=""),
+            "/invocation/%s/error" % _quote(invoke_id),
             to_json(error_result).encode("utf-8"),
             headers,
         )
@@ -188,9 +261,20 @@ class RuntimeClient(object):
             to_json(error_result).encode("utf-8"),
             {
                 "Content-Type": "application/json",
-                "Lambda-Runtime-Function-Error-Type": error_result.get("errorType") or "Unhandled",
+                "Lambda-Runtime-Function-Error-Type": _header_value(error_result.get("errorType") or "Unhandled"),
             },
         )
+
+
+_SAFE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def _quote(s):
+    return "".join(c if c in _SAFE else "".join("%%%02X" % b for b in c.encode("utf-8")) for c in s)
+
+
+def _header_value(s):
+    return "".join(c if " " <= c <= "~" else "?" for c in str(s))
 
 
 def fatal(msg):
