@@ -1,10 +1,12 @@
 package segment
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"strconv"
 	"strings"
+	"unsafe"
 )
 
 // Decoder turns segment documents into Documents. It is a hand-written
@@ -52,8 +54,9 @@ func (d *Decoder) Limits() Limits { return d.lim }
 // Decode appends the documents of body (one object, or a JSON array of
 // subsegment objects) to dst.
 //
-// Appended Documents never alias body: strings and Raw point into copies, so
-// the caller may reuse body's buffer. Invalid array elements are skipped and
+// Appended Documents never alias body: Raw and the decoded strings share one
+// copy of it, so the caller may reuse body's buffer (and must not modify a
+// Document's Raw). Invalid array elements are skipped and
 // reported in the returned error (a *DecodeError, or errors.Join of several);
 // valid ones are still appended. A body that is not JSON appends nothing.
 // Every error matches errors.Is(err, ErrMalformed).
@@ -68,7 +71,10 @@ func (d *Decoder) Decode(body []byte, receivedNanos int64, dst []Document) ([]Do
 		return dst, e
 	}
 	d.maxT = float64(d.lim.Now().Add(d.lim.MaxFutureSkew).UnixNano()) / 1e9
-	src := string(body)
+	// One copy of the body backs both Raw and every unescaped string of the
+	// decoded Documents (Raw is documented as read-only).
+	raw := bytes.Clone(body)
+	src := unsafe.String(unsafe.SliceData(raw), len(raw))
 	d.sc.s, d.sc.i = src, 0
 	sc := &d.sc
 	defer func() { sc.s = "" }() // do not keep the body alive
@@ -90,9 +96,9 @@ func (d *Decoder) Decode(body []byte, receivedNanos int64, dst []Document) ([]Do
 		if d.reason != "" {
 			return dst, d.failure(0)
 		}
-		return d.emit(dst, append([]byte(nil), body[start:end]...), receivedNanos), nil
+		return d.emit(dst, raw[start:end:end], receivedNanos), nil
 	case '[':
-		return d.decodeArray(body, receivedNanos, dst)
+		return d.decodeArray(raw, receivedNanos, dst)
 	}
 	if _, err := sc.skip(); err != nil {
 		return dst, notJSON(err)
@@ -104,10 +110,10 @@ func (d *Decoder) Decode(body []byte, receivedNanos int64, dst []Document) ([]Do
 	return dst, newError(ReasonNotObject, "document is not a JSON object or array")
 }
 
-func (d *Decoder) decodeArray(body []byte, receivedNanos int64, dst []Document) ([]Document, error) {
+// decodeArray decodes an array body; raw is the copy the scanner reads.
+func (d *Decoder) decodeArray(raw []byte, receivedNanos int64, dst []Document) ([]Document, error) {
 	sc := &d.sc
 	base := len(dst)
-	var raw []byte
 	var errs []error
 	if sc.open(']') {
 		sc.ws()
@@ -126,9 +132,6 @@ func (d *Decoder) decodeArray(body []byte, receivedNanos int64, dst []Document) 
 			if d.reason != "" {
 				errs = append(errs, d.failure(idx))
 			} else {
-				if raw == nil {
-					raw = append([]byte(nil), body...)
-				}
 				dst = d.emit(dst, raw[start:sc.i:sc.i], receivedNanos)
 			}
 		} else {
@@ -663,7 +666,7 @@ func (d *Decoder) numVal(reason, field string, depth int) (float64, bool, error)
 		if err != nil {
 			return 0, false, err
 		}
-		f, err := strconv.ParseFloat(s, 64)
+		f, err := parseNumber(s)
 		if err != nil {
 			d.fail(reason, field+" "+clip(s)+" is out of range")
 			return 0, false, nil
@@ -706,7 +709,7 @@ func (d *Decoder) intVal(field string, depth int) (int64, bool, error) {
 	if n, err := strconv.ParseInt(s, 10, 64); err == nil {
 		return n, true, nil
 	}
-	if f, err := strconv.ParseFloat(s, 64); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+	if f, err := parseNumber(s); err == nil && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
 		return int64(f), true, nil
 	}
 	return 0, false, nil
@@ -1075,7 +1078,7 @@ func (d *Decoder) annotations(idx, depth int) error {
 			if err != nil {
 				return err
 			}
-			f, err := strconv.ParseFloat(s, 64)
+			f, err := parseNumber(s)
 			if err != nil {
 				d.fail(ReasonInvalidAnnotation, "annotation "+strconv.Quote(clip(k))+" is out of range")
 				return nil

@@ -37,7 +37,8 @@ type Document struct {
 	// Storage uses it to keep the newest of two complete documents.
 	ReceivedNanos int64
 	// Raw is the document's JSON exactly as received (for an array body: the
-	// element's bytes). BatchGetTraces returns it verbatim.
+	// element's bytes). BatchGetTraces returns it verbatim. Raw is read-only:
+	// the Decoder's strings (in Spans) share its memory.
 	Raw []byte
 	// Spans holds the document itself (Spans[0]) followed by every embedded
 	// subsegment, depth first, one flattened row each.
