@@ -203,6 +203,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		stop()
 		checkExact(b, db, c, docs, spans, sent)
 		b.ReportMetric(100*metricSumDropped(c)/float64(docs), "%dropped")
+		b.ReportMetric(100*float64(c.m.spooled.Get())/float64(docs), "%spooled")
 		rate := float64(docs) / elapsed.Seconds()
 		b.ReportMetric(rate, "docs/s")
 		b.ReportMetric(float64(spans)/elapsed.Seconds(), "spans/s")

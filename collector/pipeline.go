@@ -95,8 +95,7 @@ func (c *Collector) batcher(stop <-chan struct{}) {
 // there absorbs newer ones up to maxMergeBatches×BatchSize documents while
 // the collector holds less than half of QueueBytes (so readers never hit
 // the budget while the spool has room); beyond that, or while the spool
-// holds data, the
-// pending batch (older) and then b go to the spool's tail.
+// holds data, the pending batch (older) and then b go to the spool's tail.
 func (c *Collector) push(b *batch) {
 	c.pmu.Lock()
 	defer c.pmu.Unlock()
