@@ -4,6 +4,7 @@
 import { useEffect, useLayoutEffect, useMemo, useRef, useState } from 'preact/hooks';
 import { formatLatency } from '../servicemap/model';
 import { flatten, rulerTicks, timeScale, toggle, visibleWindow, type Entity, type TraceTree } from './model';
+import { drawMinimap, minimapBars } from './minimap';
 import s from './Waterfall.module.css';
 
 export const rowHeight = 24;
@@ -38,6 +39,23 @@ export function Waterfall(props: WaterfallProps) {
   }, []);
 
   const { first, last } = visibleWindow(scrollTop, viewport.height, rowHeight, rows.length, 12);
+
+  // Minimap: every row as a thin bar, drawn on a canvas; click to jump.
+  const minimapHeight = rows.length > 40 ? 56 : 0;
+  const canvasRef = useRef<HTMLCanvasElement>(null);
+  useEffect(() => {
+    const c = canvasRef.current;
+    if (!c || !minimapHeight) return;
+    drawMinimap(c, minimapBars(rows, tree.start, tree.end, barsWidth, minimapHeight));
+  }, [rows, tree, barsWidth, minimapHeight]);
+  const jump = (ev: MouseEvent) => {
+    const el = scroller.current;
+    const c = ev.currentTarget as HTMLElement;
+    if (!el) return;
+    const frac = (ev.clientY - c.getBoundingClientRect().top) / minimapHeight;
+    el.scrollTop = Math.max(0, frac * rows.length * rowHeight - el.clientHeight / 2);
+  };
+  const totalH = rows.length * rowHeight;
   const selIndex = rows.findIndex((r) => r.entity.id === props.selected);
 
   const scrollToIndex = (i: number) => {
@@ -119,6 +137,20 @@ export function Waterfall(props: WaterfallProps) {
           ))}
         </div>
       </div>
+      {minimapHeight > 0 && (
+        <div class={s.minimap} style={{ paddingLeft: `${labelWidth}px`, height: `${minimapHeight}px` }} aria-hidden="true">
+          <div class={s.minimapInner} style={{ width: `${barsWidth}px` }} onClick={jump} data-testid="minimap">
+            <canvas ref={canvasRef} class={s.minimapCanvas} />
+            <div
+              class={s.minimapView}
+              style={{
+                top: `${(scrollTop / Math.max(1, totalH)) * minimapHeight}px`,
+                height: `${Math.max(2, (Math.min(viewport.height, totalH) / Math.max(1, totalH)) * minimapHeight)}px`,
+              }}
+            />
+          </div>
+        </div>
+      )}
       <div
         ref={scroller}
         class={s.scroller}

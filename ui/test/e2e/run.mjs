@@ -374,6 +374,7 @@ async function runChecks(browser, base, spec, scheme) {
       assert(total === spec.bigTrace.rows, `rows ${total}, want ${spec.bigTrace.rows}`);
       const inDom = await page.locator('[data-testid=waterfall-row]').count();
       assert(inDom < 200, `${inDom} rows in the DOM: not windowed`);
+      assert((await page.locator('[data-testid=minimap] canvas').count()) === 1, 'no minimap');
       const loadMs = Date.now() - t0;
       const s0 = Date.now();
       await page.locator('[role=tree]').evaluate((el) => (el.scrollTop = el.scrollHeight));
