@@ -87,8 +87,14 @@
 //     the event loop empties), context.succeed/fail/done; a non-async handler
 //     that never calls back yields null; uncaught exceptions and unhandled
 //     rejections fail the invocation and end the process (exit 129 / 128).
-//     Response-streaming handlers (awslambda.streamifyResponse) are refused
-//     at init with Runtime.HandlerNotFound for now.
+//     Response streaming (lambda.md §1.5): handlers wrapped with
+//     awslambda.streamifyResponse get (event, responseStream, context); the
+//     bootstrap POSTs …/response with Lambda-Runtime-Function-Response-Mode:
+//     streaming, chunked, Content-Type from responseStream.setContentType
+//     (default application/octet-stream; awslambda.HttpResponseStream.from
+//     writes the JSON prelude and 8 NUL bytes), and reports an error after
+//     the stream began in the trailers Lambda-Runtime-Function-Error-Type and
+//     Lambda-Runtime-Function-Error-Body (base64 of the error document).
 //   - Logs go to stdout: Node console.* as "<ISO time>\t<request id>\t<LEVEL>\t<message>",
 //     Python logging as "[LEVEL]\t<time>Z\t<request id>\t<message>",
 //     JSON lines with AWS_LAMBDA_LOG_FORMAT=JSON; AWS_LAMBDA_LOG_LEVEL filters.

@@ -41,9 +41,10 @@ type invocation struct {
 
 // post is one request the bootstrap made to a POST endpoint.
 type post struct {
-	path   string
-	header http.Header
-	body   []byte
+	path    string
+	header  http.Header
+	trailer http.Header // streamed responses
+	body    []byte
 }
 
 const testARN = "arn:aws:lambda:us-east-1:123456789012:function:fn:live"
@@ -88,7 +89,7 @@ func newFakeAPI(t testing.TB) *fakeAPI {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
-		f.posts <- post{path: r.URL.Path, header: r.Header.Clone(), body: body}
+		f.posts <- post{path: r.URL.Path, header: r.Header.Clone(), trailer: r.Trailer.Clone(), body: body}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusAccepted)
 		io.WriteString(w, `{"status":"OK"}`)

@@ -578,26 +578,117 @@ function invokeOnce(handler, isAsync, res) {
   });
 }
 
+// invokeStreaming runs a handler wrapped by awslambda.streamifyResponse:
+// handler(event, responseStream, context). The response is POSTed in
+// streaming mode (chunked, lambda.md §1.5) as the handler writes; an error
+// after the stream started travels in the trailers
+// Lambda-Runtime-Function-Error-Type / Lambda-Runtime-Function-Error-Body.
+async function invokeStreaming(handler, res) {
+  const h = res.headers;
+  const id = h['lambda-runtime-aws-request-id'];
+  if (!id) fatal('invocation without Lambda-Runtime-Aws-Request-Id');
+  globalThis[REQUEST_ID] = id;
+  if (h['lambda-runtime-trace-id']) {
+    process.env._X_AMZN_TRACE_ID = h['lambda-runtime-trace-id'];
+  } else {
+    delete process.env._X_AMZN_TRACE_ID;
+  }
+  const req = http.request({
+    host: API_HOST,
+    port: API_PORT,
+    path: `${API_PREFIX}/invocation/${encodeURIComponent(id)}/response`,
+    method: 'POST',
+    agent,
+    headers: {
+      'User-Agent': USER_AGENT,
+      'Content-Type': 'application/octet-stream',
+      'Lambda-Runtime-Function-Response-Mode': 'streaming',
+      'Transfer-Encoding': 'chunked',
+      Trailer: 'Lambda-Runtime-Function-Error-Type, Lambda-Runtime-Function-Error-Body',
+    },
+  });
+  const answered = new Promise((resolve, reject) => {
+    req.on('response', (r) => {
+      const chunks = [];
+      r.on('data', (c) => chunks.push(c));
+      r.on('end', () => resolve({ status: r.statusCode, body: Buffer.concat(chunks) }));
+    });
+    req.on('error', reject);
+  });
+  let started = false;
+  const write = req.write.bind(req);
+  req.write = (...args) => {
+    started = true;
+    return write(...args);
+  };
+  req.setContentType = (ct) => {
+    if (started) throw new Error('Cannot set content-type, too late.');
+    req.setHeader('Content-Type', ct);
+  };
+  const fail = (err) => {
+    logError('Invoke Error', err);
+    if (req.writableEnded) return;
+    const body = Buffer.from(JSON.stringify(toRapidResponse(err))).toString('base64');
+    req.addTrailers({
+      'Lambda-Runtime-Function-Error-Type': String(toRapidResponse(err).errorType).replace(/[^\x20-\x7e]/g, '?'),
+      'Lambda-Runtime-Function-Error-Body': body,
+    });
+    req.end();
+  };
+  onUncaught = (err, code) => {
+    fail(err);
+    answered.finally(() => process.exit(code));
+  };
+  onEmptyLoop = null;
+  const deadline = Number(h['lambda-runtime-deadline-ms']);
+  try {
+    const context = {
+      functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION,
+      functionName: process.env.AWS_LAMBDA_FUNCTION_NAME,
+      memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+      logGroupName: process.env.AWS_LAMBDA_LOG_GROUP_NAME,
+      logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME,
+      clientContext: parseJSONHeader(h['lambda-runtime-client-context'], 'ClientContext'),
+      identity: parseJSONHeader(h['lambda-runtime-cognito-identity'], 'CognitoIdentity'),
+      invokedFunctionArn: h['lambda-runtime-invoked-function-arn'],
+      awsRequestId: id,
+      tenantId: h['lambda-runtime-aws-tenant-id'],
+      getRemainingTimeInMillis() {
+        return deadline - Date.now();
+      },
+    };
+    const event = JSON.parse(res.body.toString('utf8'));
+    const result = handler(event, req, context);
+    if (!result || typeof result.then !== 'function') {
+      fail(new Error('Streaming does not support non-async handlers.'));
+    } else {
+      await result;
+      if (!req.writableEnded) fail(new Error('Response stream is not finished.'));
+    }
+  } catch (err) {
+    fail(err);
+  }
+  const out = await answered.catch((e) => fatal(`cannot reach the Runtime API: ${e}`));
+  if (out.status >= 500) fatal(`Runtime API streamed response answered ${out.status}: ${out.body}`);
+}
+
 async function main() {
   patchConsole();
   const appRoot = process.env.LAMBDA_TASK_ROOT || process.cwd();
   let handler;
   try {
     handler = await loadHandler(appRoot, process.env._HANDLER || '');
-    if (handler[HANDLER_STREAMING]) {
-      throw new HandlerNotFound(
-        `${process.env._HANDLER} is a response-streaming handler, which this runtime does not support yet`,
-      );
-    }
   } catch (err) {
     logError('Init Error', err);
     await postInitError(err).catch(() => {});
     process.exit(129);
   }
   const isAsync = handler.constructor && handler.constructor.name === 'AsyncFunction';
+  const streaming = handler[HANDLER_STREAMING] === 'response';
   for (;;) {
     const res = await nextInvocation();
-    await invokeOnce(handler, isAsync, res);
+    if (streaming) await invokeStreaming(handler, res);
+    else await invokeOnce(handler, isAsync, res);
   }
 }
 
