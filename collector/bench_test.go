@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -80,10 +81,12 @@ func BenchmarkUDPIngest(b *testing.B) {
 	b.SetBytes(int64(total / len(dgs)))
 	b.ReportAllocs()
 	sent := 0
+	cpu0 := cpuTime()
 	for b.Loop() {
 		sendWindowed(b, conn, c, dgs[sent%len(dgs)], &sent, 1000)
 	}
 	elapsed := b.Elapsed()
+	cpu := cpuTime() - cpu0
 	deadline := time.Now().Add(10 * time.Second)
 	for int(c.m.receivedUDP.Get()) < sent && time.Now().Before(deadline) {
 		time.Sleep(time.Millisecond)
@@ -96,11 +99,23 @@ func BenchmarkUDPIngest(b *testing.B) {
 	b.ReportMetric(float64(sent)/elapsed.Seconds(), "datagrams/s")
 	b.ReportMetric(float64(sink.spans.Load())/elapsed.Seconds(), "spans/s")
 	b.ReportMetric(100*float64(uint64(sent)-received)/float64(sent), "%lost")
+	// CPU time of the whole process (sender included) per datagram: less
+	// sensitive than the rate to other load on the machine.
+	b.ReportMetric(float64(cpu.Microseconds())/float64(sent), "cpu-µs/datagram")
 	if rejected := metricSum(c, "fluoro_collector_rejected_total"); rejected != 0 {
 		var buf bytes.Buffer
 		c.WriteMetrics(&buf)
 		b.Fatalf("%v datagrams of the realistic mix were rejected:\n%s", rejected, buf.String())
 	}
+}
+
+// cpuTime returns the process's user+system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // metricSum adds all series of a metric family.

@@ -192,6 +192,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		defer conn.Close()
 		var docs, spans, sent int
 		start := time.Now()
+		cpu0 := cpuTime()
 		for b.Loop() {
 			dg, d, s := pool.next()
 			sendWindowed(b, conn, c, dg, &sent, 1000)
@@ -200,6 +201,7 @@ func BenchmarkEndToEnd(b *testing.B) {
 		}
 		waitStored(b, c, sent)
 		elapsed := time.Since(start)
+		b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(docs), "cpu-µs/doc")
 		stop()
 		checkExact(b, db, c, docs, spans, sent)
 		b.ReportMetric(100*metricSumDropped(c)/float64(docs), "%dropped")
