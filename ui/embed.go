@@ -184,6 +184,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f, ok := s.files[name]
 	switch {
 	case ok && name != placeholderFile:
+	case reserved(name):
+		// API paths that reached the dashboard are not client-side routes: a
+		// missing proxy or endpoint must not answer with the HTML page.
+		http.NotFound(w, r)
+		return
 	case name == "" || path.Ext(name) == "" || !s.built:
 		// Client-side route (or no build at all): the single page.
 		f = s.index
@@ -194,6 +199,24 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.serveFile(w, r, f)
+}
+
+// reserved reports whether a path belongs to the server's APIs rather than to
+// the dashboard's routes: X-Ray operations (/ServiceGraph, /Traces, … start with
+// an upper-case letter), the websocket /ws, the invoker proxy /lambda/ and /metrics.
+func reserved(name string) bool {
+	first, _, _ := strings.Cut(name, "/")
+	if first == "" {
+		return false
+	}
+	if c := first[0]; c >= 'A' && c <= 'Z' {
+		return true
+	}
+	switch first {
+	case "ws", "lambda", "metrics", "api":
+		return true
+	}
+	return false
 }
 
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, f *file) {

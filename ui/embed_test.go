@@ -72,6 +72,12 @@ func TestServerBuilt(t *testing.T) {
 		{"placeholder hidden when built", "GET", "/placeholder.html", 404, "", "", ""},
 		{"dot segments cleaned", "GET", "/x/../assets/index-abc123.css", 200, "text/css; charset=utf-8", "public, max-age=31536000, immutable", "color:red"},
 		{"head", "HEAD", "/", 200, "text/html; charset=utf-8", "no-cache", ""},
+		{"x-ray operation is not a route", "GET", "/ServiceGraph", 404, "", "", ""},
+		{"missing lambda proxy is 404", "GET", "/lambda/2015-03-31/functions", 404, "", "", ""},
+		{"missing websocket is 404", "GET", "/ws", 404, "", "", ""},
+		{"metrics is not a route", "GET", "/metrics", 404, "", "", ""},
+		{"functions route", "GET", "/functions", 200, "text/html; charset=utf-8", "no-cache", "<title>Fluoro</title>"},
+		{"wsx is a route", "GET", "/wsx", 200, "text/html; charset=utf-8", "no-cache", "<title>Fluoro</title>"},
 		{"post refused", "POST", "/", 405, "", "", ""},
 	}
 	for _, tc := range tests {

@@ -132,3 +132,16 @@ describe('lambda client', () => {
     await expect(invokeFunction('x', '{}', { fetch: nf })).rejects.toMatchObject({ code: 'ResourceNotFoundException', message: 'Function not found: x' });
   });
 });
+
+describe('listFunctions', () => {
+  it('pages with Marker and rejects non-JSON answers', async () => {
+    const { listFunctions } = await import('./lambda');
+    const f = fakeFetch((url) =>
+      new Response(JSON.stringify(url.includes('Marker=m2') ? { Functions: [{ FunctionName: 'b' }] } : { Functions: [{ FunctionName: 'a' }], NextMarker: 'm2' })),
+    );
+    expect((await listFunctions({ fetch: f })).map((x) => x.FunctionName)).toEqual(['a', 'b']);
+    expect(f.calls.map((c) => c.url)).toEqual(['/lambda/2015-03-31/functions', '/lambda/2015-03-31/functions?Marker=m2']);
+    const html = fakeFetch(() => new Response('<!doctype html>', { status: 200 }));
+    await expect(listFunctions({ fetch: html })).rejects.toMatchObject({ code: 'InvalidResponse' });
+  });
+});

@@ -50,7 +50,12 @@ export async function listFunctions(opts: { signal?: AbortSignal; fetch?: FetchL
     const resp = await send(f, url, { method: 'GET', signal: opts.signal ?? null });
     const text = await resp.text();
     if (!resp.ok) throw parseApiError(resp.status, resp.headers, text);
-    const r = (text.trim() ? JSON.parse(text) : {}) as ListFunctionsResult;
+    let r: ListFunctionsResult;
+    try {
+      r = (text.trim() ? JSON.parse(text) : {}) as ListFunctionsResult;
+    } catch {
+      throw new ApiError('InvalidResponse', `${lambdaPrefix}/ did not answer with JSON: is the invoker proxy wired?`, resp.status);
+    }
     out.push(...(r.Functions ?? []));
     marker = r.NextMarker ?? '';
     if (!marker) break;
