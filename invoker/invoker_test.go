@@ -57,6 +57,18 @@ func functionBinary(t testing.TB) []byte {
 	return bootstrap
 }
 
+// zipBinary packages bin as an executable bootstrap.
+func zipBinary(bin []byte) []byte {
+	var buf bytes.Buffer
+	zw := zip.NewWriter(&buf)
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	h.SetMode(0o755)
+	w, _ := zw.CreateHeader(h)
+	_, _ = w.Write(bin)
+	_ = zw.Close()
+	return buf.Bytes()
+}
+
 // functionZip packages the test function with a version marker.
 func functionZip(t testing.TB, version string) []byte {
 	t.Helper()

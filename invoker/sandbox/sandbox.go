@@ -399,6 +399,9 @@ type cgroup struct {
 	dir    string
 	fd     *os.File // v2: open dir for CLONE_INTO_CGROUP until Start
 	placed bool
+
+	peakMu sync.Mutex
+	peakFD int // open memory.peak / memory.max_usage_in_bytes, -1 if not yet
 }
 
 // ErrNotExecutable is returned by Start for a path that is not an executable
@@ -513,7 +516,7 @@ func (r *cgroupRoot) create(name string, limit int64) (*cgroup, error) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("sandbox: cgroup: %w", err)
 	}
-	cg := &cgroup{root: r, dir: dir}
+	cg := &cgroup{root: r, dir: dir, peakFD: -1}
 	lim := []byte(strconv.FormatInt(limit, 10))
 	var err error
 	if r.version == "v2" {
@@ -549,23 +552,38 @@ func (c *cgroup) add(pid int) error {
 	return nil
 }
 
-func readInt(path string) int64 {
-	f, err := os.Open(path)
-	if err != nil {
+// peak reads the cgroup's peak memory through a file descriptor kept open
+// (one pread per call instead of open/read/close).
+func (c *cgroup) peak() int64 {
+	c.peakMu.Lock()
+	defer c.peakMu.Unlock()
+	if c.peakFD < 0 {
+		name := "memory.peak"
+		if c.root.version == "v1" {
+			name = "memory.max_usage_in_bytes"
+		}
+		fd, err := syscall.Open(filepath.Join(c.dir, name), syscall.O_RDONLY|syscall.O_CLOEXEC, 0)
+		if err != nil {
+			return 0
+		}
+		c.peakFD = fd
+	}
+	var b [32]byte
+	n, err := syscall.Pread(c.peakFD, b[:], 0)
+	if err != nil || n <= 0 {
 		return 0
 	}
-	defer f.Close()
-	var b [32]byte
-	n, _ := f.Read(b[:])
 	v, _ := strconv.ParseInt(strings.TrimSpace(string(b[:n])), 10, 64)
 	return v
 }
 
-func (c *cgroup) peak() int64 {
-	if c.root.version == "v2" {
-		return readInt(filepath.Join(c.dir, "memory.peak"))
+func (c *cgroup) closePeak() {
+	c.peakMu.Lock()
+	defer c.peakMu.Unlock()
+	if c.peakFD >= 0 {
+		_ = syscall.Close(c.peakFD)
+		c.peakFD = -1
 	}
-	return readInt(filepath.Join(c.dir, "memory.max_usage_in_bytes"))
 }
 
 func (c *cgroup) oomKills() int64 {
@@ -589,6 +607,7 @@ func (c *cgroup) oomKills() int64 {
 // remove deletes the cgroup, killing any process left in it first.
 func (c *cgroup) remove() {
 	c.closeFD()
+	c.closePeak()
 	if err := os.Remove(c.dir); err == nil {
 		return
 	}
