@@ -269,6 +269,7 @@ func TestNodeInvocationErrors(t *testing.T) {
 		{"rejected with string", `exports.handler = async () => { throw "plain"; };`, `{}`, "string", "plain", "", false},
 		{"context.fail without error", `exports.handler = (e, c) => { c.fail(); };`, `{}`, "string", "handled", "", false},
 		{"non-JSON event", `exports.handler = async (e) => e;`, `not json`, "SyntaxError", "", "SyntaxError: ", false},
+		{"non-ASCII error name", `exports.handler = async () => { const e = new Error("m"); e.name = "Érreur"; throw e; };`, `{}`, "Érreur", "m", "Érreur: m", true},
 		{"custom error name", `class MyErr extends Error { constructor(m) { super(m); this.name = "MyErr"; } }
 exports.handler = async () => { throw new MyErr("mine"); };`, `{}`, "MyErr", "mine", "MyErr: mine", true},
 	}
@@ -280,7 +281,7 @@ exports.handler = async () => { throw new MyErr("mine"); };`, `{}`, "MyErr", "mi
 			got := api.invoke(t, p, invocation{id: "req-e", body: tt.event})
 			wantPath(t, got, "/2018-06-01/runtime/invocation/req-e/error")
 			wantHeader(t, got, "Content-Type", "application/json")
-			wantHeader(t, got, "Lambda-Runtime-Function-Error-Type", tt.wantType)
+			wantHeader(t, got, "Lambda-Runtime-Function-Error-Type", asciiHeader(tt.wantType))
 			var e nodeError
 			if err := json.Unmarshal(got.body, &e); err != nil {
 				t.Fatalf("%v: %s", err, got.body)
@@ -425,4 +426,15 @@ exports.handler = async () => {
 			t.Errorf("JSON log record for the handler's line lacks level/requestId/timestamp:\n%s", p.stdout.String())
 		}
 	})
+}
+
+// asciiHeader is what the bootstraps make of a value for an HTTP header:
+// characters outside printable ASCII become '?'.
+func asciiHeader(s string) string {
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 || r > 0x7e {
+			return '?'
+		}
+		return r
+	}, s)
 }

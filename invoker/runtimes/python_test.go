@@ -311,3 +311,28 @@ def handler(event, context):
 		}
 	})
 }
+
+// TestPythonNonASCIIError: error names outside ASCII stay intact in the
+// body and become '?' in the header.
+func TestPythonNonASCIIError(t *testing.T) {
+	requireInterpreter(t, pythonRuntime)
+	api := newFakeAPI(t)
+	p := start(t, api, function{runtime: pythonRuntime, handler: "app.handler", files: map[string]string{"app.py": `class Érreur(Exception):
+    pass
+
+def handler(event, context):
+    raise Érreur("déjà")
+`}})
+	got := api.invoke(t, p, invocation{id: "req-u", body: `{}`})
+	wantPath(t, got, "/2018-06-01/runtime/invocation/req-u/error")
+	wantHeader(t, got, "Lambda-Runtime-Function-Error-Type", "?rreur")
+	var e pythonError
+	if err := json.Unmarshal(got.body, &e); err != nil || e.ErrorType != "Érreur" || e.ErrorMessage != "déjà" {
+		t.Errorf("error = %s (%v)", got.body, err)
+	}
+	var cause xrayCauseDoc
+	if err := json.Unmarshal([]byte(got.header.Get("Lambda-Runtime-Function-XRay-Error-Cause")), &cause); err != nil ||
+		len(cause.Exceptions) != 1 || cause.Exceptions[0].Message != "déjà" {
+		t.Errorf("X-Ray cause %+v (%v)", cause, err)
+	}
+}

@@ -299,11 +299,16 @@ function serialize(value) {
   }
 }
 
+// headerValue keeps a header value within printable ASCII.
+function headerValue(v) {
+  return String(v).replace(/[^\x20-\x7e]/g, '?');
+}
+
 function postInitError(error) {
   const response = toRapidResponse(error);
   return post('/init/error', JSON.stringify(response), {
     'Content-Type': 'application/json',
-    [ERROR_TYPE_HEADER]: response.errorType,
+    [ERROR_TYPE_HEADER]: headerValue(response.errorType),
   });
 }
 
@@ -311,7 +316,7 @@ function postInvocationError(id, error) {
   const response = toRapidResponse(error);
   const headers = {
     'Content-Type': 'application/json',
-    [ERROR_TYPE_HEADER]: String(response.errorType),
+    [ERROR_TYPE_HEADER]: headerValue(response.errorType),
   };
   const cause = xrayCause(error);
   if (cause && cause.length < MAX_XRAY_CAUSE) headers[XRAY_CAUSE_HEADER] = cause;
@@ -630,7 +635,7 @@ async function invokeStreaming(handler, res) {
     if (req.writableEnded) return;
     const body = Buffer.from(JSON.stringify(toRapidResponse(err))).toString('base64');
     req.addTrailers({
-      'Lambda-Runtime-Function-Error-Type': String(toRapidResponse(err).errorType).replace(/[^\x20-\x7e]/g, '?'),
+      'Lambda-Runtime-Function-Error-Type': headerValue(toRapidResponse(err).errorType),
       'Lambda-Runtime-Function-Error-Body': body,
     });
     req.end();
