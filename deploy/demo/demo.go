@@ -254,7 +254,8 @@ func (s *Shop) inventory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.dynamo(ctx, "GetItem", "inventory"); err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
+		// A throttled table read is passed on as a throttle, not a fault.
+		http.Error(w, err.Error(), http.StatusTooManyRequests)
 		return
 	}
 	if r.URL.Query().Get("product") == "" {
