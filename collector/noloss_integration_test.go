@@ -208,18 +208,18 @@ func TestNoLossClickHouseRestart(t *testing.T) {
 	ctx := context.Background()
 
 	s := newSender(t, 11, r.c.UDPAddr(), 1000)
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(time.Second)
 	if err := srv.Stop(ctx); err != nil {
 		t.Fatalf("stop clickhouse: %v", err)
 	}
-	time.Sleep(3 * time.Second)
+	time.Sleep(2 * time.Second)
 	if metric(r.c, "fluoro_collector_spooled_total") == 0 {
 		t.Errorf("nothing spooled while ClickHouse was down")
 	}
 	if err := srv.Start(ctx); err != nil {
 		t.Fatalf("start clickhouse: %v", err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	time.Sleep(time.Second)
 	st, sent := s.finish()
 	drained(t, r)
 	checkBooks(t, sent, r)
