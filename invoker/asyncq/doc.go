@@ -18,7 +18,7 @@
 //	type Event struct{ ID, Function, Qualifier string; Payload []byte; ClientContext, TraceHeader string;
 //	                   Meta map[string]string; Seq uint64; EnqueuedAt time.Time; Attempts int }
 //	type Result struct{ Kind Kind; StatusCode int; ExecutedVersion, FunctionError string; Payload []byte; Message string }
-//	type Kind: NoAttempt, Succeeded, FunctionError, Throttled, Rejected
+//	type Kind: NoAttempt (zero: none made), Succeeded, FunctionError, Throttled, Rejected
 //	type Completion struct{ Event Event; Condition string; Attempts int; Result Result; Time time.Time }
 //	func (Completion) Record(functionARN string) InvocationRecord // destination document
 //	type Policy struct{ MaximumRetryAttempts int; MaximumEventAge time.Duration }; func DefaultPolicy() Policy
