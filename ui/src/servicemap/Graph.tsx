@@ -214,10 +214,11 @@ export function Graph(props: GraphProps) {
             srcName={byId.get(e.source)?.name ?? ''}
             dstName={byId.get(e.target)?.name ?? ''}
             interactive={!!onSelect}
+            hit={showNames}
           />
         );
       }),
-    [model, positions, selKey, showLabels],
+    [model, positions, selKey, showLabels, showNames],
   );
   const nodeLayer = useMemo(
     () =>
@@ -304,7 +305,7 @@ function NodeView(props: { node: MapNode; p: Point; selected: boolean; label: bo
       data-sel-id={n.id}
     >
       {props.selected && <circle r={R + RING + 5} class={s.halo} />}
-      <circle r={R} class={s.ringBg} stroke-width={RING} />
+      {segs.length === 0 && <circle r={R} class={s.ringBg} stroke-width={RING} />}
       {segs.map((g) => (
         <circle
           key={g.cls}
@@ -343,6 +344,8 @@ function EdgeView(props: {
   srcName: string;
   dstName: string;
   interactive: boolean;
+  /** Draw a wide invisible path to make the edge easy to hit (skipped on far zoomed-out large maps). */
+  hit: boolean;
 }) {
   const { edge: e } = props;
   const hc = healthClass(e.health);
@@ -364,7 +367,7 @@ function EdgeView(props: {
       data-sel-kind="edge"
       data-sel-id={e.id}
     >
-      <path d={d} class={s.edgeHit} />
+      {props.hit && <path d={d} class={s.edgeHit} />}
       <path d={d} class={s.edgeLine} stroke-width={width} marker-end={`url(#arrow-${hc})`} />
       {props.label && (
         <text x={mid.x} y={mid.y - 6} class={s.edgeLabel}>
