@@ -243,19 +243,19 @@ async function runChecks(browser, base, spec, scheme) {
         const node = page.locator(`[data-testid=map-node][data-node-name="${c.name}"][data-node-type="${c.type}"]`);
         await node.click();
         const panel = page.locator('[data-testid=side-panel]');
-        await panel.waitFor({ timeout: 5000 });
+        await panel.waitFor({ timeout: 15000 });
         const filter = await page.locator('[data-testid=prepared-filter]').textContent();
         if (c.filter) assert(filter === c.filter, `prepared filter ${filter}, want ${c.filter}`);
-        await page.locator('[data-testid=histogram] canvas').first().waitFor({ timeout: 5000 });
+        await page.locator('[data-testid=histogram] canvas').first().waitFor({ timeout: 15000 });
         if (light) await shot(page, 'map-panel');
         // Keyboard: Escape closes, Tab reaches nodes, Enter opens.
         await page.keyboard.press('Escape');
-        await panel.waitFor({ state: 'detached', timeout: 5000 });
+        await panel.waitFor({ state: 'detached', timeout: 15000 });
         await node.focus();
         await page.keyboard.press('Enter');
-        await panel.waitFor({ timeout: 5000 });
+        await panel.waitFor({ timeout: 15000 });
         await page.locator('[data-testid=traces-link]').click();
-        await page.waitForURL(/\/traces\?/, { timeout: 5000 });
+        await page.waitForURL(/\/traces\?/, { timeout: 15000 });
         const input = await page.locator('[data-testid=filter-input]').inputValue();
         assert(input === filter, `traces page filter ${input}, want ${filter}`);
       });
@@ -267,7 +267,7 @@ async function runChecks(browser, base, spec, scheme) {
       page.allowed.push(/status of 400/);
       await page.goto(`/traces?filter=${encodeURIComponent(spec.badFilter.expression)}`);
       const err = page.locator('[data-testid=filter-error]');
-      await err.waitFor({ timeout: 10000 });
+      await err.waitFor({ timeout: 20000 });
       const pos = await err.getAttribute('data-position');
       if (spec.badFilter.position !== undefined) assert(pos === String(spec.badFilter.position), `error position ${pos}, want ${spec.badFilter.position}`);
       assert((await page.locator('[data-testid=filter-input]').getAttribute('aria-invalid')) === 'true', 'input not marked invalid');
@@ -312,7 +312,7 @@ async function runChecks(browser, base, spec, scheme) {
       if (await more.count()) {
         const before = await page.locator('[data-testid=trace-row]').count();
         await more.click();
-        await page.waitForFunction((n) => document.querySelectorAll('[data-testid=trace-row]').length > n, before, { timeout: 10000 });
+        await page.waitForFunction((n) => document.querySelectorAll('[data-testid=trace-row]').length > n, before, { timeout: 20000 });
       }
       if (light) await shot(page, 'traces');
     });
@@ -359,7 +359,7 @@ async function runChecks(browser, base, spec, scheme) {
       await page.locator('[role=tree]').focus();
       const sel0 = await page.locator('[data-testid=detail-panel]').getAttribute('data-entity-id');
       await page.keyboard.press('ArrowDown');
-      await page.waitForFunction((s) => document.querySelector('[data-testid=detail-panel]')?.getAttribute('data-entity-id') !== s, sel0, { timeout: 5000 });
+      await page.waitForFunction((s) => document.querySelector('[data-testid=detail-panel]')?.getAttribute('data-entity-id') !== s, sel0, { timeout: 15000 });
       const mapNodes = await page.locator('[data-testid=trace-map] [data-testid=map-node]').count();
       assert(mapNodes > 0, 'trace map has no nodes');
     });
@@ -378,7 +378,7 @@ async function runChecks(browser, base, spec, scheme) {
       const loadMs = Date.now() - t0;
       const s0 = Date.now();
       await page.locator('[role=tree]').evaluate((el) => (el.scrollTop = el.scrollHeight));
-      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=waterfall-row]')].some((e) => parseFloat(e.style.top) > 200000), null, { timeout: 5000 });
+      await page.waitForFunction(() => [...document.querySelectorAll('[data-testid=waterfall-row]')].some((e) => parseFloat(e.style.top) > 200000), null, { timeout: 15000 });
       report.metrics[`bigTrace-${scheme}`] = { rows: total, domRows: inDom, loadToRowsMs: loadMs, scrollToEndMs: Date.now() - s0 };
       if (light) await shot(page, 'trace-10k');
     });
@@ -429,7 +429,7 @@ async function runChecks(browser, base, spec, scheme) {
       const f = spec.functions;
       await page.goto('/functions');
       const row = page.locator(`[data-testid=function-row][data-function-name="${f.name}"]`);
-      await row.waitFor({ timeout: 10000 });
+      await row.waitFor({ timeout: 20000 });
       await row.locator('button').click();
       await page.locator('[data-testid=payload-input]').fill(JSON.stringify(f.payload ?? {}));
       await page.locator('[data-testid=invoke-button]').click();
@@ -472,7 +472,7 @@ async function runBench(browser, base) {
       await page.route('**/ServiceGraph', (route) => route.fulfill({ status: 200, contentType: 'application/json', body: graph }));
       await page.goto('/?range=15m');
       await page.waitForSelector('[data-testid=map][data-ready=true][data-node-count="200"]', { timeout: 30000 });
-      await page.waitForFunction(() => window.__fluoroMapDrawnAt !== undefined, null, { timeout: 10000 });
+      await page.waitForFunction(() => window.__fluoroMapDrawnAt !== undefined, null, { timeout: 20000 });
       const t = await page.evaluate(() => window.__fluoroMapDrawnAt);
       times.push(t);
       if (i === 0) await shot(page, 'map-200');
