@@ -484,3 +484,10 @@ func TestDecodeErrorGuessesIDs(t *testing.T) {
 		}
 	}
 }
+
+func TestDecodeNilBody(t *testing.T) {
+	docs, err := NewDecoder(Limits{}).Decode(nil, 1, nil)
+	if errs := splitErrors(t, err); len(docs) != 0 || len(errs) != 1 || errs[0].Reason != ReasonNotJSON {
+		t.Fatalf("got %d docs, %v", len(docs), err)
+	}
+}
