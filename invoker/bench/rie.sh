@@ -12,7 +12,11 @@
 # throughput level, default 5s), SEQUENTIAL (default 2000), COLD_RUNS
 # (default 10), CONCURRENCY (default 1,2,8,32), RIE_PORT (default 9000),
 # FLUORO_ENDPOINT (default http://127.0.0.1:3001), FLUORO_FUNCTION
-# (default bench-noop; created from the same bootstrap when missing).
+# (default bench-noop; created from the same bootstrap when missing),
+# FLUORO_CMD (a command starting Fluoro's invoker on FLUORO_ENDPOINT, e.g.
+# "./fluoro invoker -invoker-data-dir /tmp/bench-data"): the driver then
+# manages it like the emulator (restart per phase, cold start = restart and
+# first invoke) instead of using an invoker that is already running.
 #
 # The emulator is installed with `go install` into a temporary GOBIN; it is
 # not a module dependency of Fluoro. Everything runs on loopback.
@@ -52,7 +56,13 @@ echo "# AWS Lambda Runtime Interface Emulator $RIE_VERSION" >&2
 	-server-log "$OUT/rie-server.log" -json "$OUT/rie.json" | tee "$OUT/rie.txt"
 
 fluoro_up() { curl -s -o /dev/null --max-time 2 "$FLUORO_ENDPOINT/2015-03-31/functions/" 2>/dev/null; }
-if [[ $FLUORO == 1 ]] || { [[ $FLUORO == auto ]] && fluoro_up; }; then
+if [[ -n ${FLUORO_CMD:-} ]]; then
+	echo "# Fluoro invoker started by the driver: $FLUORO_CMD" >&2
+	"$WORK/bin/loaddriver" "${common[@]}" -name "fluoro" \
+		-endpoint "$FLUORO_ENDPOINT" -function "$FLUORO_FUNCTION" -setup-bootstrap "$WORK/task/bootstrap" \
+		-server-cmd "$FLUORO_CMD" -server-log "$OUT/fluoro-server.log" \
+		-json "$OUT/fluoro.json" | tee "$OUT/fluoro.txt"
+elif [[ $FLUORO == 1 ]] || { [[ $FLUORO == auto ]] && fluoro_up; }; then
 	echo "# Fluoro invoker at $FLUORO_ENDPOINT" >&2
 	"$WORK/bin/loaddriver" "${common[@]}" -name "fluoro" \
 		-endpoint "$FLUORO_ENDPOINT" -function "$FLUORO_FUNCTION" -setup-bootstrap "$WORK/task/bootstrap" \

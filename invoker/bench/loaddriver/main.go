@@ -10,9 +10,10 @@
 //
 // With -server-cmd the driver starts the server itself before every phase and
 // stops it afterwards (so a crash in one phase does not spoil the next), and
-// measures cold starts by restarting it. Without it, cold starts are forced
-// through UpdateFunctionConfiguration (a new environment variable), which
-// makes the engine discard warm environments. Requests are bounded by count
+// measures cold starts by restarting it (-cold-method restart: the first
+// invoke after the port accepts connections is timed). Otherwise cold starts
+// are forced through UpdateFunctionConfiguration (-cold-method update: a new
+// environment variable makes the engine discard warm environments). Requests are bounded by count
 // and time; only loopback endpoints are accepted.
 package main
 
@@ -49,6 +50,7 @@ type options struct {
 	maxRequests                 int
 	timeout                     time.Duration
 	coldRuns                    int
+	coldMethod                  string
 	serverCmd, serverLog        string
 	setupBootstrap              string
 	jsonOut                     string
@@ -70,6 +72,7 @@ func main() {
 	flag.IntVar(&o.maxErrors, "max-errors", 200, "a level stops after this many failed invokes")
 	flag.DurationVar(&o.timeout, "timeout", 10*time.Second, "per-invoke timeout")
 	flag.IntVar(&o.coldRuns, "cold-runs", 10, "cold starts to measure (0: skip)")
+	flag.StringVar(&o.coldMethod, "cold-method", "", `how to force a cold start: "restart" the managed server, or "update" the function configuration (default: restart with -server-cmd, else update)`)
 	flag.StringVar(&o.serverCmd, "server-cmd", "", "command that starts the server (space-separated; the driver manages it)")
 	flag.StringVar(&o.serverLog, "server-log", "", "append the managed server's output to this file (default: discard)")
 	flag.StringVar(&o.setupBootstrap, "setup-bootstrap", "", "create the function (provided.al2023) with this executable as its bootstrap when it does not exist")
@@ -84,6 +87,20 @@ func main() {
 	}
 	if o.name == "" {
 		o.name = o.endpoint
+	}
+	switch o.coldMethod {
+	case "":
+		o.coldMethod = "update"
+		if o.serverCmd != "" {
+			o.coldMethod = "restart"
+		}
+	case "restart":
+		if o.serverCmd == "" {
+			fatalf("-cold-method restart needs -server-cmd")
+		}
+	case "update":
+	default:
+		fatalf("-cold-method %q: want restart or update", o.coldMethod)
 	}
 	if err := checkLoopback(o.endpoint); err != nil {
 		fatalf("%v", err)
@@ -232,16 +249,16 @@ func run(ctx context.Context, o options) (*Results, error) {
 	iv := &invoker{client: client, url: base + "/2015-03-31/functions/" + url.PathEscape(o.function) + "/invocations", payload: []byte(o.payload)}
 	res := &Results{Name: o.name, Endpoint: o.endpoint, Function: o.function, Time: time.Now().UTC()}
 
-	if o.setupBootstrap != "" {
-		if err := setupFunction(ctx, client, base, o.function, o.setupBootstrap); err != nil {
-			return nil, err
-		}
-	}
-
 	// Phase 1: warm sequential latency.
 	srv, err := startServer(o)
 	if err != nil {
 		return res, err
+	}
+	if o.setupBootstrap != "" {
+		if err := setupFunction(ctx, client, base, o.function, o.setupBootstrap); err != nil {
+			srv.stop()
+			return nil, err
+		}
 	}
 	for range o.warmup {
 		iv.invoke(ctx)
@@ -290,7 +307,7 @@ func run(ctx context.Context, o options) (*Results, error) {
 		for i := range o.coldRuns {
 			var d time.Duration
 			var err error
-			if o.serverCmd != "" {
+			if o.coldMethod == "restart" {
 				res.ColdNote = "server process started, port open, then the first invoke timed (includes the runtime's init)"
 				d, err = coldByRestart(ctx, iv, o)
 			} else {

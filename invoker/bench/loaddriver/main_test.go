@@ -103,7 +103,7 @@ func TestRunAgainstInvokeAPI(t *testing.T) {
 	}
 	o := options{endpoint: srv.URL, function: "bench-noop", payload: `{"bench":true}`, name: "fake",
 		warmup: 5, sequential: 50, concurrency: []int{1, 4}, duration: 200 * time.Millisecond,
-		maxRequests: 300, maxErrors: 10, timeout: time.Second, coldRuns: 3, setupBootstrap: exe}
+		maxRequests: 300, maxErrors: 10, timeout: time.Second, coldRuns: 3, coldMethod: "update", setupBootstrap: exe}
 	res, err := run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
