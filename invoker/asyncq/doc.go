@@ -63,7 +63,8 @@
 // events are stored as dead letters (newest Config.MaxDeadLetters per
 // function) before Options.OnComplete runs and the event is acknowledged.
 // An attempt still running at shutdown whose result is not a success leaves
-// its event unchanged for the next Run.
+// its event unchanged for the next Run. A panicking Handler is logged and
+// treated as Throttled.
 //
 // # Storage
 //

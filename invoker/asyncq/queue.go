@@ -12,6 +12,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -571,7 +572,7 @@ func (q *Queue) deliver(runCtx, ctx context.Context, h Handler, it *item) {
 	ev := it.ev
 	ev.Attempts = it.st.attempts
 	ev.Payload = append([]byte(nil), it.ev.Payload...)
-	res := h(ctx, ev)
+	res := q.attempt(ctx, h, ev)
 
 	if runCtx.Err() != nil && res.Kind != Succeeded {
 		// Shutting down: the attempt was probably cut short. Leave the event
@@ -621,6 +622,20 @@ func (q *Queue) deliver(runCtx, ctx context.Context, h Handler, it *item) {
 	}
 	q.stats.retries.Add(1)
 	q.requeue(it, &st)
+}
+
+// attempt calls the handler; a panic is logged and treated as a system
+// error (the event is retried with backoff) instead of ending the process.
+func (q *Queue) attempt(ctx context.Context, h Handler, ev Event) (res Result) {
+	defer func() {
+		if r := recover(); r != nil {
+			q.stats.errors.Add(1)
+			q.log.Error("asyncq: handler panicked; the event will be retried", "id", ev.ID, "panic", r,
+				"stack", string(debug.Stack()))
+			res = Result{Kind: Throttled, StatusCode: 500, Message: fmt.Sprintf("handler panicked: %v", r)}
+		}
+	}()
+	return h(ctx, ev)
 }
 
 func (q *Queue) setState(it *item, st state) {

@@ -840,3 +840,23 @@ func waitStats(t *testing.T, q *Queue, cond func(Stats) bool) Stats {
 		time.Sleep(time.Millisecond)
 	}
 }
+
+func TestHandlerPanic(t *testing.T) {
+	q, err := Open(t.TempDir(), DefaultConfig(), Options{Clock: newFakeClock()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	enqueue(t, q, ev("e"))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- q.Run(ctx, func(context.Context, Event) Result { panic("bug") }) }()
+	st := waitStats(t, q, func(s Stats) bool { return s.Errors == 1 && s.Throttles == 1 && s.InFlight == 0 })
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if p := q.Pending(""); len(p) != 1 || st.Pending != 1 {
+		t.Errorf("pending %+v after a panic", p)
+	}
+}
