@@ -6,7 +6,7 @@ import type { HistogramEntry } from '../api/types';
 // uPlot is loaded on first use (it is only needed once a side panel opens),
 // keeping it out of the initial bundle.
 let uplotModule: Promise<typeof UPlot> | undefined;
-function loadUPlot(): Promise<typeof UPlot> {
+export function loadUPlot(): Promise<typeof UPlot> {
   uplotModule ??= Promise.all([import('uplot'), import('uplot/dist/uPlot.min.css')]).then(
     ([m]) => ((m as unknown as { default?: typeof UPlot }).default ?? (m as unknown as typeof UPlot)),
   );

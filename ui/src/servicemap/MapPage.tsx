@@ -6,6 +6,7 @@ import { errText, isAbort } from '../api/client';
 import type { Group } from '../api/types';
 import { getGroups, getServiceGraph } from '../api/xray';
 import { Histogram } from '../charts/Histogram';
+import { TimeSeries } from '../charts/TimeSeries';
 import { ErrorBox, Link, LiveToggle, TimeRangeSelect } from '../components/common';
 import { useLive } from '../live/useLive';
 import { navigate, tracesUrl, useRoute } from '../router';
@@ -214,13 +215,15 @@ export function MapPage() {
           )}
           <Legend />
         </div>
-        {selNode && <NodePanel node={selNode} range={range} onClose={() => setSelected(null)} />}
+        {selNode && <NodePanel node={selNode} range={range} win={win} group={group} onClose={() => setSelected(null)} />}
         {selEdge && (
           <EdgePanel
             edge={selEdge}
             src={model.nodes.find((n) => n.id === selEdge.source)}
             dst={model.nodes.find((n) => n.id === selEdge.target)}
             range={range}
+            win={win}
+            group={group}
             onClose={() => setSelected(null)}
           />
         )}
@@ -308,7 +311,12 @@ function Panel(props: { title: string; subtitle: string; onClose: () => void; ch
   );
 }
 
-function NodePanel(props: { node: MapNode; range: string; onClose: () => void }) {
+interface Window_ {
+  start: number;
+  end: number;
+}
+
+function NodePanel(props: { node: MapNode; range: string; win: Window_; group: string; onClose: () => void }) {
   const n = props.node;
   return (
     <Panel title={n.name} subtitle={`${n.type || 'service'}${n.accountId ? ` · account ${n.accountId}` : ''}${n.root ? ' · entry point' : ''}`} health={healthClass(n.health)} onClose={props.onClose}>
@@ -329,12 +337,13 @@ function NodePanel(props: { node: MapNode; range: string; onClose: () => void })
       <HealthTable h={n.health} />
       <h3>Response time distribution</h3>
       <Histogram entries={n.histogram} title={`Response-time histogram of ${n.name}`} />
+      {n.kind !== 'client' && <TimeSeries selector={n.filter} start={props.win.start} end={props.win.end} group={props.group} />}
       <TracesLink filter={n.filter} range={props.range} />
     </Panel>
   );
 }
 
-function EdgePanel(props: { edge: MapEdge; src: MapNode | undefined; dst: MapNode | undefined; range: string; onClose: () => void }) {
+function EdgePanel(props: { edge: MapEdge; src: MapNode | undefined; dst: MapNode | undefined; range: string; win: Window_; group: string; onClose: () => void }) {
   const e = props.edge;
   return (
     <Panel
@@ -354,6 +363,7 @@ function EdgePanel(props: { edge: MapEdge; src: MapNode | undefined; dst: MapNod
       <HealthTable h={e.health} />
       <h3>Response time distribution</h3>
       <Histogram entries={e.histogram} title="Response-time histogram of the edge" />
+      {e.filter.startsWith('edge(') && <TimeSeries selector={e.filter} start={props.win.start} end={props.win.end} group={props.group} />}
       <TracesLink filter={e.filter} range={props.range} />
     </Panel>
   );

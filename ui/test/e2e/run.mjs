@@ -247,6 +247,7 @@ async function runChecks(browser, base, spec, scheme) {
         const filter = await page.locator('[data-testid=prepared-filter]').textContent();
         if (c.filter) assert(filter === c.filter, `prepared filter ${filter}, want ${c.filter}`);
         await page.locator('[data-testid=histogram] canvas').first().waitFor({ timeout: 15000 });
+        if (c.timeseries) await page.locator('[data-testid=timeseries] canvas').first().waitFor({ timeout: 15000 });
         if (light) await shot(page, 'map-panel');
         // Keyboard: Escape closes, Tab reaches nodes, Enter opens.
         await page.keyboard.press('Escape');

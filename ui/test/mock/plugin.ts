@@ -277,6 +277,19 @@ function handler(state: MockState) {
         await body(req);
         return json(res, 200, graphNow());
       }
+      if (req.method === 'POST' && p === '/TimeSeriesServiceStatistics') {
+        const r = JSON.parse((await body(req)) || '{}') as { StartTime?: number; EndTime?: number; Period?: number; EntitySelectorExpression?: string };
+        const period = r.Period ?? 60;
+        const start = Math.floor((r.StartTime ?? 0) / period) * period;
+        const points = [];
+        for (let t = start, i = 0; t < (r.EndTime ?? 0); t += period, i++) {
+          const ok = 5 + ((i * 7) % 11);
+          const fault = i % 4 === 1 ? 2 : 0;
+          const stats = { OkCount: ok, TotalCount: ok + fault, FaultStatistics: { TotalCount: fault, OtherCount: fault }, ErrorStatistics: { TotalCount: 0 }, TotalResponseTime: ok * 0.05 };
+          points.push(r.EntitySelectorExpression?.startsWith('edge(') ? { Timestamp: t, EdgeSummaryStatistics: stats } : { Timestamp: t, ServiceSummaryStatistics: stats });
+        }
+        return json(res, 200, { TimeSeriesServiceStatistics: points, ContainsOldGroupVersions: false });
+      }
       if (req.method === 'POST' && p === '/Groups') {
         return json(res, 200, { Groups: [{ GroupName: 'Default' }, { GroupName: 'faults', FilterExpression: 'fault' }] });
       }

@@ -1,0 +1,31 @@
+// Turns GetTimeSeriesServiceStatistics answers into chart columns. Framework-free.
+import type { TimeSeriesServiceStatistics } from '../api/types';
+import { health } from '../servicemap/model';
+
+export interface SeriesColumns {
+  /** Epoch seconds. */
+  t: number[];
+  ok: number[];
+  error: number[];
+  throttle: number[];
+  fault: number[];
+}
+
+/** One column entry per timestamp (sorted, duplicates summed); edge statistics win over service statistics. */
+export function seriesColumns(points: TimeSeriesServiceStatistics[]): SeriesColumns {
+  const by = new Map<number, { ok: number; error: number; throttle: number; fault: number }>();
+  for (const p of points) {
+    if (typeof p.Timestamp !== 'number') continue;
+    const h = health(p.EdgeSummaryStatistics ?? p.ServiceSummaryStatistics);
+    const cur = by.get(p.Timestamp) ?? { ok: 0, error: 0, throttle: 0, fault: 0 };
+    by.set(p.Timestamp, { ok: cur.ok + h.ok, error: cur.error + h.error, throttle: cur.throttle + h.throttle, fault: cur.fault + h.fault });
+  }
+  const ts = [...by.keys()].sort((a, b) => a - b);
+  return {
+    t: ts,
+    ok: ts.map((t) => by.get(t)!.ok),
+    error: ts.map((t) => by.get(t)!.error),
+    throttle: ts.map((t) => by.get(t)!.throttle),
+    fault: ts.map((t) => by.get(t)!.fault),
+  };
+}
