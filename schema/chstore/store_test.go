@@ -530,7 +530,9 @@ func TestRetention(t *testing.T) {
 	}
 	var names []string
 	for _, d := range dropped {
-		names = append(names, d.Table)
+		if !strings.HasPrefix(d.Table, "graph_") { // graph tables: see graph_test.go
+			names = append(names, d.Table)
+		}
 	}
 	sort.Strings(names)
 	if strings.Join(names, ",") != "documents,spans" {

@@ -63,3 +63,148 @@ PARTITION BY date
 ORDER BY (trace_id, id)
 SETTINGS index_granularity = 1024;
 
+-- groups_sampling
+CREATE TABLE IF NOT EXISTS fluoro.groups  (
+    name String,
+    arn String,
+    filter_expression String,
+    insights_enabled UInt8,
+    notifications_enabled UInt8,
+    tags Nested(key String, value String),
+    created_us UInt64,
+    version UInt64,
+    deleted UInt8
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY name;
+
+-- groups_sampling
+CREATE TABLE IF NOT EXISTS fluoro.sampling_rules  (
+    name String,
+    arn String,
+    resource_arn String,
+    priority Int32,
+    fixed_rate Float64,
+    reservoir_size Int64,
+    service_name String,
+    service_type String,
+    host String,
+    http_method String,
+    url_path String,
+    rule_version Int32,
+    attributes Nested(key String, value String),
+    has_boost UInt8,
+    boost_max_rate Float64,
+    boost_cooldown_minutes Int32,
+    tags Nested(key String, value String),
+    created_us UInt64,
+    version UInt64,
+    deleted UInt8
+) ENGINE = ReplacingMergeTree(version)
+ORDER BY name;
+
+-- groups_sampling
+CREATE TABLE IF NOT EXISTS fluoro.sampling_stats  (
+    date Date,
+    rule_name String,
+    client_id String,
+    timestamp Float64,
+    received_us UInt64,
+    request_count Int64,
+    sampled_count Int64,
+    borrow_count Int64
+) ENGINE = MergeTree()
+PARTITION BY date
+ORDER BY (rule_name, received_us);
+
+-- graph
+CREATE TABLE IF NOT EXISTS fluoro.graph_spans  (
+    date Date,
+    trace_id String,
+    id String,
+    parent_id String,
+    segment_id String,
+    service String,
+    origin String,
+    name String,
+    namespace String,
+    is_segment UInt8,
+    start_us UInt64,
+    end_us UInt64,
+    in_progress UInt8,
+    error UInt8,
+    fault UInt8,
+    throttle UInt8,
+    http_status UInt16,
+    aws_account_id String,
+    aws_operation String,
+    aws_resource String,
+    is_sql UInt8,
+    version UInt64
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY date
+ORDER BY (trace_id, id)
+SETTINGS index_granularity = 8192;
+
+-- graph
+CREATE MATERIALIZED VIEW IF NOT EXISTS fluoro.graph_spans_mv 
+TO fluoro.graph_spans
+AS SELECT
+    toDate(toUInt16(intDiv(reinterpretAsUInt32(reverse(unhex(substring(trace_id, 3, 8)))), 86400))) AS date,
+    trace_id, id, parent_id, segment_id, service, origin, name, namespace, is_segment,
+    start_us, end_us, in_progress, error, fault, throttle, http_status,
+    aws_account_id, aws_operation, aws_resource,
+    toUInt8(sql_url != '' OR sql_database_type != '') AS is_sql,
+    version
+FROM fluoro.spans
+WHERE is_segment = 1 OR depth = 0 OR service = '' OR namespace IN ('aws', 'remote')
+    OR sql_url != '' OR sql_database_type != '' OR http_url != '' OR http_traced = 1;
+
+-- graph
+CREATE TABLE IF NOT EXISTS fluoro.graph_dirty  (
+    date Date,
+    bucket UInt32,
+    at DateTime
+) ENGINE = ReplacingMergeTree(at)
+PARTITION BY date
+ORDER BY bucket;
+
+-- graph
+CREATE MATERIALIZED VIEW IF NOT EXISTS fluoro.graph_spans_touched_mv 
+TO fluoro.graph_dirty
+AS SELECT
+    toDate(toUInt16(intDiv(intDiv(reinterpretAsUInt32(reverse(unhex(substring(trace_id, 3, 8)))), 60) * 60, 86400))) AS date,
+    toUInt32(intDiv(reinterpretAsUInt32(reverse(unhex(substring(trace_id, 3, 8)))), 60) * 60) AS bucket,
+    max(now()) AS at
+FROM fluoro.spans
+GROUP BY date, bucket;
+
+-- graph
+CREATE TABLE IF NOT EXISTS fluoro.graph_rollup  (
+    date Date,
+    bucket UInt32,
+    version UInt64,
+    computed_at DateTime,
+    minute UInt32,
+    kind UInt8,
+    src_name String,
+    src_type String,
+    src_account String,
+    dst_name String,
+    dst_type String,
+    dst_account String,
+    active UInt8,
+    roots UInt64,
+    ok UInt64,
+    error_other UInt64,
+    throttle UInt64,
+    fault UInt64,
+    sum_us UInt64,
+    min_start_us UInt64,
+    max_end_us UInt64,
+    hist Nested(us UInt64, n UInt64),
+    dur_hist Nested(us UInt64, n UInt64)
+) ENGINE = ReplacingMergeTree(version)
+PARTITION BY date
+ORDER BY (bucket, minute, kind, src_name, src_type, src_account, dst_name, dst_type, dst_account)
+SETTINGS index_granularity = 1024;
+
