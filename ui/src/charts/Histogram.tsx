@@ -18,6 +18,11 @@ export function histogramData(entries: HistogramEntry[]): [number[], number[]] {
   return [sorted.map((e) => e.Value * 1000), sorted.map((e) => e.Count)];
 }
 
+function padRange(min: number, max: number): [number, number] {
+  const pad = Math.max(1, (max - min) * 0.06);
+  return [Math.max(0, min - pad), max + pad];
+}
+
 export function Histogram(props: { entries: HistogramEntry[]; width?: number; height?: number; title?: string }) {
   const ref = useRef<HTMLDivElement>(null);
   useEffect(() => {
@@ -40,7 +45,11 @@ export function Histogram(props: { entries: HistogramEntry[]; width?: number; he
           height: props.height ?? 160,
           legend: { show: false },
           cursor: { drag: { x: false, y: false } },
-          scales: { x: { time: false }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
+          scales: {
+            // Padding so that the first and last bars are not cut in half.
+            x: { time: false, range: (_u, min, max) => padRange(min, max) },
+            y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] },
+          },
           axes: [
             { ...axis, label: 'response time (ms)', labelSize: 18, size: 36 },
             { ...axis, label: 'requests', labelSize: 18, size: 44 },
