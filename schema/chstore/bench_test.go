@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -133,15 +134,24 @@ func (g *mixGenerator) batch(t testing.TB, spans int) (docs []segment.Document, 
 }
 
 // BenchmarkInsert measures WriteDocuments on batches of ~10,000 spans (the
-// collector's default batch) of the realistic mix: spans/s and documents/s
-// acknowledged by ClickHouse, MB/s of raw documents. It then merges the
-// tables and reports bytes on disk per span (documents and spans tables
-// together, system.parts data_compressed_bytes over the stored span rows).
+// collector's default batch) of the realistic mix, on a private managed
+// server: spans/s and documents/s acknowledged by ClickHouse, MB/s of raw
+// documents, and the CPU time per span of the server (its query threads,
+// from system.events) and of this process, which do not depend on what
+// else the machine is doing. It then merges the tables and reports bytes
+// on disk per span (documents and spans tables together, system.parts
+// data_compressed_bytes over the stored span rows).
 func BenchmarkInsert(b *testing.B) {
 	const batchSpans = 10000
 	const nbatches = 30
-	s, db := open(b)
+	srv := chtest.NewServer(b)
+	db := srv.DB
 	ctx := context.Background()
+	s, err := chstore.Open(ctx, db.DSN, chstore.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
 	g := newMixGenerator(b, time.Now().Add(-2*time.Hour))
 	type batch struct {
 		docs         []segment.Document
@@ -154,6 +164,7 @@ func BenchmarkInsert(b *testing.B) {
 	b.ReportAllocs()
 	b.SetBytes(int64(batches[0].bytes))
 	var spans, docs, i int
+	server0, client0 := serverCPU(b, db), clientCPU()
 	for b.Loop() {
 		bt := batches[i%nbatches]
 		if err := s.WriteDocuments(ctx, bt.docs); err != nil {
@@ -163,8 +174,11 @@ func BenchmarkInsert(b *testing.B) {
 		docs += len(bt.docs)
 		i++
 	}
+	server, client := serverCPU(b, db)-server0, clientCPU()-client0
 	b.ReportMetric(float64(spans)/b.Elapsed().Seconds(), "spans/s")
 	b.ReportMetric(float64(docs)/b.Elapsed().Seconds(), "docs/s")
+	b.ReportMetric(float64(server.Microseconds())/float64(spans), "server-cpu-µs/span")
+	b.ReportMetric(float64(client.Microseconds())/float64(spans), "client-cpu-µs/span")
 	// Disk: every batch stored once (duplicates merge away), fully merged.
 	for j := i; j < nbatches; j++ {
 		if err := s.WriteDocuments(ctx, batches[j].docs); err != nil {
@@ -178,6 +192,22 @@ func BenchmarkInsert(b *testing.B) {
 	b.ReportMetric(rawPerSpan, "raw-B/span")
 	b.Logf("stored %d spans; %.1f B/span on disk (documents %.1f + spans %.1f), raw JSON %.1f B/span",
 		rows, perSpan, docBytes, spanBytes, rawPerSpan)
+}
+
+// serverCPU returns the CPU time the server's query threads used so far.
+func serverCPU(t testing.TB, db *chtest.DB) time.Duration {
+	t.Helper()
+	us := db.Count(t, "SELECT toUInt64(sum(value)) FROM system.events WHERE event IN ('UserTimeMicroseconds', 'SystemTimeMicroseconds')")
+	return time.Duration(us) * time.Microsecond
+}
+
+// clientCPU returns this process' CPU time so far.
+func clientCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // diskPerSpan merges both tables and returns the compressed bytes per
