@@ -40,6 +40,8 @@ describe('parseApiError', () => {
     ['line 1, column 7: unexpected', 6],
     ['time range must be 24 hours at most', undefined],
     ['expected "}" at 17.', 17],
+    // query/api's wording: FilterExpression: <msg> at position <byte offset>: `<expr with marker>`
+    ['FilterExpression: expected "}", found end of expression at position 22: `service("api") { fault⟨here⟩`', 22],
   ])('errorPosition(%j) = %j', (msg, want) => {
     expect(errorPosition(msg)).toBe(want);
   });
