@@ -35,9 +35,11 @@ type Settings struct {
 	Logger *slog.Logger
 	// Sink stores the documents (required).
 	Sink Sink
-	// SamplingRules supplies centralized sampling rules (nil: only the
-	// Default rule, reservoir 1/s + 5 %).
-	SamplingRules sampling.RuleSource
+	// Sampling answers GetSamplingRules and SamplingTargets on the TCP
+	// port. Share one Service (with a persistent Store) with the X-Ray API;
+	// nil: a Service of its own with an in-memory store (only the Default
+	// rule until rules are created through it).
+	Sampling *sampling.Service
 	// Limits are the decoder's limits (zero value: segment.DefaultLimits).
 	Limits segment.Limits
 }
@@ -105,13 +107,16 @@ func New(cfg Config, set Settings) (*Collector, error) {
 		sink:        set.Sink,
 		limits:      set.Limits,
 		spool:       sp,
-		samp:        sampling.NewService(set.SamplingRules, nil),
+		samp:        set.Sampling,
 		queue:       make(chan segment.Document, cfg.QueueSize),
 		writerWake:  make(chan struct{}, 1),
 		batcherDone: make(chan struct{}),
 		ready:       make(chan struct{}),
 		lastWarn:    map[string]time.Time{},
 		backoff:     [2]time.Duration{minBackoff, maxBackoff},
+	}
+	if c.samp == nil {
+		c.samp = sampling.New(nil, sampling.Options{Logger: log})
 	}
 	c.decoders.New = func() any { return segment.NewDecoder(c.limits) }
 	c.m = newMetrics(
