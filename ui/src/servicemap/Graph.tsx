@@ -115,6 +115,23 @@ export function Graph(props: GraphProps) {
     });
   };
 
+  // Keep the centre in place when the canvas is resized (e.g. a side panel opens).
+  useEffect(() => {
+    const el = svgRef.current;
+    if (!el || typeof ResizeObserver === 'undefined') return;
+    let w = el.clientWidth;
+    let h = el.clientHeight;
+    const ro = new ResizeObserver(() => {
+      const dw = el.clientWidth - w;
+      const dh = el.clientHeight - h;
+      w = el.clientWidth;
+      h = el.clientHeight;
+      if (dw || dh) setView((v) => ({ ...v, x: v.x + dw / 2, y: v.y + dh / 2 }));
+    });
+    ro.observe(el);
+    return () => ro.disconnect();
+  }, []);
+
   const onWheel = (ev: WheelEvent) => {
     ev.preventDefault();
     const rect = svgRef.current!.getBoundingClientRect();
