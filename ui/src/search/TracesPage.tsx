@@ -36,7 +36,11 @@ export function TracesPage() {
   const inputRef = useRef<HTMLTextAreaElement>(null);
   const abort = useRef<AbortController | null>(null);
   const win = useRef(rangeWindow(range));
-  const [live, dispatch] = useLive({ topics: ['trace.summary', 'alert'], ...(filter ? { filter } : {}) });
+  // An expression the API rejected is not sent to the live hub either.
+  const [badFilter, setBadFilter] = useState('');
+  const [live, dispatch] = useLive(
+    badFilter === filter && filter ? { topics: ['alert'] } : { topics: ['trace.summary', 'alert'], ...(filter ? { filter } : {}) },
+  );
 
   useEffect(() => setDraft(filter), [filter]);
   useEffect(() => {
@@ -65,7 +69,9 @@ export function TracesPage() {
       if (isAbort(e)) return;
       dispatch({ kind: 'resynced', summaries: token ? base : [] });
       setNext(undefined);
-      setError(e instanceof ApiError ? e : new ApiError('Error', String(e), 0));
+      const err = e instanceof ApiError ? e : new ApiError('Error', String(e), 0);
+      if (err.code === 'InvalidRequestException') setBadFilter(filter);
+      setError(err);
     } finally {
       if (abort.current === ac) setLoading(false);
     }
