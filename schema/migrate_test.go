@@ -218,13 +218,23 @@ func TestJanitor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Other tables (e.g. filled by materialized views from spans) may have
+	// expired partitions too; spans and documents must have exactly these.
 	var got []string
 	for _, d := range dropped {
-		got = append(got, d.Table+"/"+d.PartitionID)
+		if d.PartitionID >= "20240313" {
+			t.Errorf("dropped unexpired partition %s/%s", d.Table, d.PartitionID)
+		}
+		if d.Table == "spans" || d.Table == "documents" {
+			got = append(got, d.Table+"/"+d.PartitionID)
+		}
 	}
 	want := "documents/20240219,documents/20240312,spans/20240219,spans/20240312"
 	if strings.Join(got, ",") != want {
 		t.Fatalf("dropped %v, want %s", got, want)
+	}
+	if n := db.Count(t, "SELECT count() FROM system.parts WHERE active AND database = ? AND match(partition_id, '^[0-9]{8}$') AND partition_id < '20240313'", db.Name); n != 0 {
+		t.Errorf("%d expired parts left in the database", n)
 	}
 	for _, table := range []string{"spans", "documents"} {
 		if n := db.Count(t, fmt.Sprintf("SELECT count() FROM %s.%s", db.Name, table)); n != 4 {
