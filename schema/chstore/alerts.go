@@ -1,0 +1,608 @@
+package chstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// AlertRuleRecord is an alerting rule as stored: its id and its JSON
+// document (query/alert owns the format and validates it).
+type AlertRuleRecord struct {
+	ID         string
+	Body       []byte
+	CreatedAt  time.Time
+	ModifiedAt time.Time
+}
+
+const alertRuleColumns = "id, body, created_us, version, deleted"
+
+// PutAlertRule stores r as the newest version of rule r.ID and returns it
+// with ModifiedAt (and a zero CreatedAt) set to the write time.
+func (s *Store) PutAlertRule(ctx context.Context, r AlertRuleRecord) (AlertRuleRecord, error) {
+	return s.writeAlertRule(ctx, r, false)
+}
+
+// DeleteAlertRule stores a tombstone for rule id; deleting a missing rule
+// is not an error.
+func (s *Store) DeleteAlertRule(ctx context.Context, id string) error {
+	_, err := s.writeAlertRule(ctx, AlertRuleRecord{ID: id}, true)
+	return err
+}
+
+func (s *Store) writeAlertRule(ctx context.Context, r AlertRuleRecord, deleted bool) (AlertRuleRecord, error) {
+	v := nextVersion(time.Now())
+	r.ModifiedAt = time.UnixMicro(int64(v)).UTC()
+	if r.CreatedAt.IsZero() {
+		r.CreatedAt = r.ModifiedAt
+	}
+	err := sendColumns(syncInsert(ctx), s.conn, "INSERT INTO "+s.db+".alert_rules ("+alertRuleColumns+")",
+		[]string{r.ID}, []string{string(r.Body)}, []uint64{uint64(max(r.CreatedAt.UnixMicro(), 0))},
+		[]uint64{v}, []uint8{b2u(deleted)})
+	if err != nil {
+		return AlertRuleRecord{}, fmt.Errorf("write alert rule %q: %w", r.ID, err)
+	}
+	return r, nil
+}
+
+// AlertRules returns the newest version of every rule that is not
+// deleted, sorted by id.
+func (s *Store) AlertRules(ctx context.Context) ([]AlertRuleRecord, error) {
+	rows, err := s.conn.Query(ctx, "SELECT id, argMax(body, version), argMax(created_us, version), max(version) FROM "+
+		s.db+".alert_rules GROUP BY id HAVING argMax(deleted, version) = 0 ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("query alert rules: %w", err)
+	}
+	defer rows.Close()
+	var out []AlertRuleRecord
+	for rows.Next() {
+		var (
+			r                  AlertRuleRecord
+			body               string
+			createdUS, version uint64
+		)
+		if err := rows.Scan(&r.ID, &body, &createdUS, &version); err != nil {
+			return nil, fmt.Errorf("scan alert rules: %w", err)
+		}
+		r.Body = []byte(body)
+		r.CreatedAt = time.UnixMicro(int64(createdUS)).UTC()
+		r.ModifiedAt = time.UnixMicro(int64(version)).UTC()
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query alert rules: %w", err)
+	}
+	return out, nil
+}
+
+// AlertStateRecord is the alerting engine's state of one rule: the current
+// episode, its state and the engine's JSON document of the rest.
+// Deleted removes the state (the rule was deleted).
+type AlertStateRecord struct {
+	RuleID    string
+	EpisodeID string
+	State     string
+	Body      []byte
+	Deleted   bool
+}
+
+// PutAlertStates stores the newest state of each rule in states (one
+// insert).
+func (s *Store) PutAlertStates(ctx context.Context, states []AlertStateRecord) error {
+	if len(states) == 0 {
+		return nil
+	}
+	n := len(states)
+	ids, eps, sts, bodies := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	vers, dels := make([]uint64, n), make([]uint8, n)
+	for i, st := range states {
+		ids[i], eps[i], sts[i], bodies[i] = st.RuleID, st.EpisodeID, st.State, string(st.Body)
+		vers[i], dels[i] = nextVersion(time.Now()), b2u(st.Deleted)
+	}
+	err := sendColumns(syncInsert(ctx), s.conn, "INSERT INTO "+s.db+".alert_state (rule_id, episode_id, state, body, version, deleted)",
+		ids, eps, sts, bodies, vers, dels)
+	if err != nil {
+		return fmt.Errorf("write alert states: %w", err)
+	}
+	return nil
+}
+
+// AlertStates returns the newest state of every rule that has one.
+func (s *Store) AlertStates(ctx context.Context) ([]AlertStateRecord, error) {
+	rows, err := s.conn.Query(ctx, "SELECT rule_id, argMax(episode_id, version), argMax(state, version), argMax(body, version) FROM "+
+		s.db+".alert_state GROUP BY rule_id HAVING argMax(deleted, version) = 0 ORDER BY rule_id")
+	if err != nil {
+		return nil, fmt.Errorf("query alert states: %w", err)
+	}
+	defer rows.Close()
+	var out []AlertStateRecord
+	for rows.Next() {
+		var (
+			r    AlertStateRecord
+			body string
+		)
+		if err := rows.Scan(&r.RuleID, &r.EpisodeID, &r.State, &body); err != nil {
+			return nil, fmt.Errorf("scan alert states: %w", err)
+		}
+		r.Body = []byte(body)
+		out = append(out, r)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query alert states: %w", err)
+	}
+	return out, nil
+}
+
+// AlertEvent is one state change of an alert (alert_history).
+type AlertEvent struct {
+	Time      time.Time
+	RuleID    string
+	RuleName  string
+	EpisodeID string
+	// State is pending, firing, updated, resolved or inactive.
+	State     string
+	Severity  string
+	Value     float64
+	Threshold float64
+	// Matching counts what crossed the threshold (matching traces,
+	// faulting traces, slow requests) and Total its population.
+	Matching, Total uint64
+	// RootService and RootServiceType name the service the alert is
+	// about (root cause), when known.
+	RootService, RootServiceType string
+	TraceIDs                     []string
+	Message                      string
+}
+
+const alertEventColumns = "date, time_us, rule_id, rule_name, episode_id, state, severity, value, threshold, matching, total, " +
+	"root_service, root_service_type, trace_ids, message"
+
+// AppendAlertEvents inserts events into the alert history (one insert).
+func (s *Store) AppendAlertEvents(ctx context.Context, events []AlertEvent) error {
+	if len(events) == 0 {
+		return nil
+	}
+	n := len(events)
+	var (
+		dates                               = make([]time.Time, n)
+		times, matching, total              = make([]uint64, n), make([]uint64, n), make([]uint64, n)
+		rules, names, eps, states, sevs, rs = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		rts, msgs                           = make([]string, n), make([]string, n)
+		values, thresholds                  = make([]float64, n), make([]float64, n)
+		traceIDs                            = make([][]string, n)
+	)
+	for i, e := range events {
+		dates[i] = e.Time.UTC().Truncate(day)
+		times[i] = uint64(max(e.Time.UnixMicro(), 0))
+		rules[i], names[i], eps[i], states[i], sevs[i] = e.RuleID, e.RuleName, e.EpisodeID, e.State, e.Severity
+		values[i], thresholds[i], matching[i], total[i] = e.Value, e.Threshold, e.Matching, e.Total
+		rs[i], rts[i], msgs[i] = e.RootService, e.RootServiceType, e.Message
+		traceIDs[i] = nonNil(e.TraceIDs)
+	}
+	err := sendColumns(syncInsert(ctx), s.conn, "INSERT INTO "+s.db+".alert_history ("+alertEventColumns+")",
+		dates, times, rules, names, eps, states, sevs, values, thresholds, matching, total, rs, rts, traceIDs, msgs)
+	if err != nil {
+		return fmt.Errorf("write alert history: %w", err)
+	}
+	return nil
+}
+
+// AlertEventQuery selects alert history. Zero fields do not restrict.
+type AlertEventQuery struct {
+	RuleID, EpisodeID string
+	// Start and End bound the event time [Start, End).
+	Start, End time.Time
+	// Limit bounds the result (default 100, at most 10000).
+	Limit int
+	// Oldest returns the oldest events first instead of the newest.
+	Oldest bool
+}
+
+// AlertEvents returns the events q selects, newest first (oldest first
+// with q.Oldest).
+func (s *Store) AlertEvents(ctx context.Context, q AlertEventQuery) ([]AlertEvent, error) {
+	where, args := alertWhere(q.RuleID, q.EpisodeID, q.Start, q.End)
+	order := "DESC"
+	if q.Oldest {
+		order = "ASC"
+	}
+	rows, err := s.conn.Query(ctx, "SELECT "+alertEventColumns+" FROM "+s.db+".alert_history"+where+
+		" ORDER BY time_us "+order+", state LIMIT "+strconv.Itoa(clampLimit(q.Limit)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query alert history: %w", err)
+	}
+	defer rows.Close()
+	var out []AlertEvent
+	for rows.Next() {
+		var (
+			e    AlertEvent
+			date time.Time
+			us   uint64
+		)
+		if err := rows.Scan(&date, &us, &e.RuleID, &e.RuleName, &e.EpisodeID, &e.State, &e.Severity, &e.Value, &e.Threshold,
+			&e.Matching, &e.Total, &e.RootService, &e.RootServiceType, &e.TraceIDs, &e.Message); err != nil {
+			return nil, fmt.Errorf("scan alert history: %w", err)
+		}
+		e.Time = time.UnixMicro(int64(us)).UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query alert history: %w", err)
+	}
+	return out, nil
+}
+
+// AlertEpisode summarises one episode of an alert that fired: from its
+// first event to its resolution.
+type AlertEpisode struct {
+	EpisodeID, RuleID, RuleName, Severity string
+	// Start is the first event (pending or firing), FiredAt the first
+	// firing event, End the resolution (zero while the episode is open).
+	Start, FiredAt, End time.Time
+	// LastUpdate is the newest event.
+	LastUpdate time.Time
+	// State is the newest event's state.
+	State                        string
+	Matching, Total              uint64 // the largest seen in the episode
+	Value, Threshold             float64
+	RootService, RootServiceType string
+	// Message is the first firing event's message.
+	Message string
+	// Events counts the episode's history events.
+	Events uint64
+}
+
+// AlertEpisodeQuery selects episodes that fired and overlap [Start, End).
+type AlertEpisodeQuery struct {
+	Start, End time.Time
+	EpisodeID  string
+	RuleID     string
+	// Limit bounds the result (default 100, at most 10000).
+	Limit int
+}
+
+// AlertEpisodes returns the episodes q selects that fired, newest first.
+// Episodes are read from the history; one that fired before the start of
+// the retained history is reported from its retained events.
+func (s *Store) AlertEpisodes(ctx context.Context, q AlertEpisodeQuery) ([]AlertEpisode, error) {
+	var (
+		conds []string
+		args  []any
+	)
+	if q.EpisodeID != "" {
+		conds, args = append(conds, "episode_id = ?"), append(args, q.EpisodeID)
+	}
+	if q.RuleID != "" {
+		conds, args = append(conds, "rule_id = ?"), append(args, q.RuleID)
+	}
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	having := []string{"countIf(state = 'firing') > 0"}
+	if !q.End.IsZero() {
+		having = append(having, "min(time_us) < "+strconv.FormatInt(q.End.UnixMicro(), 10))
+	}
+	if !q.Start.IsZero() {
+		// Open episodes, or resolved at or after Start.
+		having = append(having, "(countIf(state = 'resolved') = 0 OR maxIf(time_us, state = 'resolved') >= "+strconv.FormatInt(q.Start.UnixMicro(), 10)+")")
+	}
+	rows, err := s.conn.Query(ctx, "SELECT episode_id, any(rule_id), argMax(rule_name, time_us), argMax(severity, time_us),"+
+		" min(time_us), minIf(time_us, state = 'firing'), if(countIf(state = 'resolved') > 0, maxIf(time_us, state = 'resolved'), 0),"+
+		" max(time_us), argMax(state, time_us), max(matching), max(total), argMax(value, time_us), argMax(threshold, time_us),"+
+		" argMaxIf(root_service, time_us, root_service != ''), argMaxIf(root_service_type, time_us, root_service != ''),"+
+		" argMinIf(message, time_us, state = 'firing'), count()"+
+		" FROM "+s.db+".alert_history"+where+" GROUP BY episode_id HAVING "+strings.Join(having, " AND ")+
+		" ORDER BY min(time_us) DESC, episode_id LIMIT "+strconv.Itoa(clampLimit(q.Limit)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query alert episodes: %w", err)
+	}
+	defer rows.Close()
+	var out []AlertEpisode
+	for rows.Next() {
+		var (
+			e                          AlertEpisode
+			start, fired, end, updated uint64
+		)
+		if err := rows.Scan(&e.EpisodeID, &e.RuleID, &e.RuleName, &e.Severity, &start, &fired, &end, &updated, &e.State,
+			&e.Matching, &e.Total, &e.Value, &e.Threshold, &e.RootService, &e.RootServiceType, &e.Message, &e.Events); err != nil {
+			return nil, fmt.Errorf("scan alert episodes: %w", err)
+		}
+		e.Start = time.UnixMicro(int64(start)).UTC()
+		e.FiredAt = time.UnixMicro(int64(fired)).UTC()
+		if end > 0 {
+			e.End = time.UnixMicro(int64(end)).UTC()
+		}
+		e.LastUpdate = time.UnixMicro(int64(updated)).UTC()
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query alert episodes: %w", err)
+	}
+	return out, nil
+}
+
+// AlertDelivery is one delivery attempt of a notification to a receiver.
+type AlertDelivery struct {
+	Time           time.Time
+	NotificationID string
+	RuleID         string
+	EpisodeID      string
+	Receiver       string
+	ReceiverType   string
+	// State is the notified alert state (firing, resolved).
+	State   string
+	Attempt int
+	// Outcome is delivered, failed (will be retried), gave_up, muted or
+	// dropped.
+	Outcome    string
+	HTTPStatus int
+	Error      string
+	Duration   time.Duration
+}
+
+const alertDeliveryColumns = "date, time_us, notification_id, rule_id, episode_id, receiver, receiver_type, state, attempt, outcome, " +
+	"http_status, error, duration_us"
+
+// AppendAlertDeliveries records delivery attempts (one insert).
+func (s *Store) AppendAlertDeliveries(ctx context.Context, ds []AlertDelivery) error {
+	if len(ds) == 0 {
+		return nil
+	}
+	n := len(ds)
+	var (
+		dates                                   = make([]time.Time, n)
+		times, durs                             = make([]uint64, n), make([]uint64, n)
+		nids, rules, eps, recvs, types, sts, oc = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		errs                                    = make([]string, n)
+		attempts, statuses                      = make([]uint16, n), make([]uint16, n)
+	)
+	for i, d := range ds {
+		dates[i] = d.Time.UTC().Truncate(day)
+		times[i], durs[i] = uint64(max(d.Time.UnixMicro(), 0)), uint64(max(d.Duration.Microseconds(), 0))
+		nids[i], rules[i], eps[i], recvs[i], types[i], sts[i], oc[i] = d.NotificationID, d.RuleID, d.EpisodeID, d.Receiver, d.ReceiverType, d.State, d.Outcome
+		errs[i] = d.Error
+		attempts[i], statuses[i] = uint16(min(max(d.Attempt, 0), 65535)), uint16(min(max(d.HTTPStatus, 0), 65535))
+	}
+	err := sendColumns(syncInsert(ctx), s.conn, "INSERT INTO "+s.db+".alert_deliveries ("+alertDeliveryColumns+")",
+		dates, times, nids, rules, eps, recvs, types, sts, attempts, oc, statuses, errs, durs)
+	if err != nil {
+		return fmt.Errorf("write alert deliveries: %w", err)
+	}
+	return nil
+}
+
+// AlertDeliveryQuery selects delivery attempts. Zero fields do not restrict.
+type AlertDeliveryQuery struct {
+	RuleID, EpisodeID string
+	Start, End        time.Time
+	Limit             int
+}
+
+// AlertDeliveries returns the delivery attempts q selects, newest first.
+func (s *Store) AlertDeliveries(ctx context.Context, q AlertDeliveryQuery) ([]AlertDelivery, error) {
+	where, args := alertWhere(q.RuleID, q.EpisodeID, q.Start, q.End)
+	rows, err := s.conn.Query(ctx, "SELECT "+alertDeliveryColumns+" FROM "+s.db+".alert_deliveries"+where+
+		" ORDER BY time_us DESC, attempt DESC LIMIT "+strconv.Itoa(clampLimit(q.Limit)), args...)
+	if err != nil {
+		return nil, fmt.Errorf("query alert deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []AlertDelivery
+	for rows.Next() {
+		var (
+			d                 AlertDelivery
+			date              time.Time
+			us, dur           uint64
+			attempt, httpCode uint16
+		)
+		if err := rows.Scan(&date, &us, &d.NotificationID, &d.RuleID, &d.EpisodeID, &d.Receiver, &d.ReceiverType, &d.State,
+			&attempt, &d.Outcome, &httpCode, &d.Error, &dur); err != nil {
+			return nil, fmt.Errorf("scan alert deliveries: %w", err)
+		}
+		d.Time = time.UnixMicro(int64(us)).UTC()
+		d.Attempt, d.HTTPStatus, d.Duration = int(attempt), int(httpCode), time.Duration(dur)*time.Microsecond
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("query alert deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// alertWhere is the WHERE clause shared by the history and delivery
+// queries.
+func alertWhere(ruleID, episodeID string, start, end time.Time) (string, []any) {
+	var (
+		conds []string
+		args  []any
+	)
+	if ruleID != "" {
+		conds, args = append(conds, "rule_id = ?"), append(args, ruleID)
+	}
+	if episodeID != "" {
+		conds, args = append(conds, "episode_id = ?"), append(args, episodeID)
+	}
+	if !start.IsZero() {
+		conds = append(conds, "date >= "+dateLiteral(start), "time_us >= "+strconv.FormatInt(max(start.UnixMicro(), 0), 10))
+	}
+	if !end.IsZero() {
+		conds = append(conds, "date <= "+dateLiteral(end), "time_us < "+strconv.FormatInt(max(end.UnixMicro(), 0), 10))
+	}
+	if len(conds) == 0 {
+		return "", nil
+	}
+	return " WHERE " + strings.Join(conds, " AND "), args
+}
+
+func clampLimit(n int) int {
+	if n <= 0 {
+		return defaultLimit
+	}
+	return min(n, maxLimit)
+}
+
+// Kinds of AlertQuery.
+const (
+	// AlertCount counts the traces matching Having.
+	AlertCount = "count"
+	// AlertRatio counts, among the traces matching Having, those also
+	// matching BadHaving.
+	AlertRatio = "ratio"
+	// AlertLatency takes a quantile of response times: of the root
+	// segments of the traces matching Having, or of the segments of
+	// Service (of traces matching Having, when set).
+	AlertLatency = "latency"
+)
+
+// AlertQuery is one scheduled evaluation of a threshold alert over the
+// traces that started in [Start, End) (by their trace id's epoch; for a
+// service's latency, by the segments' start). Every condition comes from
+// query/filter's SQL back-end with its values bound as arguments.
+type AlertQuery struct {
+	Kind       string
+	Start, End time.Time
+	// Having is a trace-level condition (aggregates over the spans of one
+	// trace); empty selects every trace.
+	Having     string
+	HavingArgs []any
+	// BadHaving (ratio) selects the traces counted in Matching.
+	BadHaving     string
+	BadHavingArgs []any
+	// Service (latency): the node whose segments' durations are measured;
+	// empty measures each trace's root segment.
+	Service string
+	// Quantile (latency) is in (0, 1), e.g. 0.99.
+	Quantile float64
+	// ThresholdUS (latency) selects the samples and Matching: durations
+	// above it, in µs.
+	ThresholdUS uint64
+	// Samples bounds TraceIDs (default 10).
+	Samples int
+}
+
+// AlertResult is what an AlertQuery found.
+type AlertResult struct {
+	// Total is the population: matching traces (count), traces matching
+	// Having (ratio), measured requests (latency).
+	Total uint64
+	// Matching is what the alert counts: Total (count), bad traces
+	// (ratio), requests slower than ThresholdUS (latency).
+	Matching uint64
+	// Value is the number compared with the threshold: the count, the
+	// ratio Matching/Total (0 without traffic), the quantile in seconds.
+	Value float64
+	// TraceIDs are sample traces behind Matching.
+	TraceIDs []string
+}
+
+// EvaluateAlert runs q in ClickHouse.
+func (s *Store) EvaluateAlert(ctx context.Context, q AlertQuery) (AlertResult, error) {
+	if !q.Start.Before(q.End) {
+		return AlertResult{}, fmt.Errorf("%w: alert window start %v is not before end %v", ErrBadQuery, q.Start, q.End)
+	}
+	samples := q.Samples
+	if samples <= 0 {
+		samples = 10
+	}
+	samples = min(samples, 1000)
+	n := strconv.Itoa(samples)
+	traceWindow := traceWindowFor(q.Start, q.End)
+	having := func(h string) string {
+		if h == "" {
+			return ""
+		}
+		return " HAVING (" + h + ")"
+	}
+	var (
+		sql  string
+		args []any
+		res  AlertResult
+	)
+	switch q.Kind {
+	case AlertCount:
+		sql = "SELECT count(), groupArray(" + n + ")(trace_id) FROM (SELECT trace_id FROM " + s.db + ".spans FINAL WHERE " + traceWindow +
+			" GROUP BY trace_id" + having(q.Having) + " ORDER BY trace_id DESC)"
+		args = q.HavingArgs
+		var ids []string
+		if err := s.conn.QueryRow(ctx, sql, args...).Scan(&res.Total, &ids); err != nil {
+			return AlertResult{}, fmt.Errorf("evaluate count alert: %w", err)
+		}
+		res.Matching, res.Value, res.TraceIDs = res.Total, float64(res.Total), ids
+		return res, nil
+	case AlertRatio:
+		if q.BadHaving == "" {
+			return AlertResult{}, fmt.Errorf("%w: ratio alert without BadHaving", ErrBadQuery)
+		}
+		sql = "SELECT count(), sum(bad_), groupArrayIf(" + n + ")(trace_id, bad_ = 1) FROM (SELECT trace_id, (" + q.BadHaving + ") AS bad_ FROM " +
+			s.db + ".spans FINAL WHERE " + traceWindow + " GROUP BY trace_id" + having(q.Having) + " ORDER BY trace_id DESC)"
+		args = append(append([]any{}, q.BadHavingArgs...), q.HavingArgs...)
+		var ids []string
+		if err := s.conn.QueryRow(ctx, sql, args...).Scan(&res.Total, &res.Matching, &ids); err != nil {
+			return AlertResult{}, fmt.Errorf("evaluate ratio alert: %w", err)
+		}
+		if res.Total > 0 {
+			res.Value = float64(res.Matching) / float64(res.Total)
+		}
+		res.TraceIDs = ids
+		return res, nil
+	case AlertLatency:
+		if !(q.Quantile > 0 && q.Quantile < 1) {
+			return AlertResult{}, fmt.Errorf("%w: latency alert quantile %v is not in (0, 1)", ErrBadQuery, q.Quantile)
+		}
+		qs := strconv.FormatFloat(q.Quantile, 'f', -1, 64)
+		var inner string
+		if q.Service == "" {
+			// Each trace's response time: the duration of its earliest
+			// complete segment (the root, as the filter's responsetime).
+			inner = "SELECT trace_id, argMinIf(if(end_us >= start_us, end_us - start_us, 0), start_us, is_segment = 1 AND in_progress = 0) AS d_" +
+				" FROM " + s.db + ".spans FINAL WHERE " + traceWindow + " GROUP BY trace_id HAVING countIf(is_segment = 1 AND in_progress = 0) > 0"
+			if q.Having != "" {
+				inner += " AND (" + q.Having + ")"
+				args = append(args, q.HavingArgs...)
+			}
+		} else {
+			startUS, endUS := max(q.Start.UnixMicro(), 0), max(q.End.UnixMicro(), 0)
+			inner = "SELECT trace_id, if(end_us >= start_us, end_us - start_us, 0) AS d_ FROM " + s.db + ".spans FINAL WHERE " +
+				dateRange(q.Start, q.End) + " AND start >= " + dateTimeLiteral(q.Start.Add(-time.Second)) + " AND start <= " + dateTimeLiteral(q.End) +
+				" AND start_us >= " + strconv.FormatInt(startUS, 10) + " AND start_us < " + strconv.FormatInt(endUS, 10) +
+				" AND service = ? AND is_segment = 1 AND in_progress = 0"
+			args = append(args, q.Service)
+			if q.Having != "" {
+				inner += " AND trace_id IN (SELECT trace_id FROM " + s.db + "." + s.spansLocal + " FINAL WHERE " + traceWindowFor(q.Start.Add(-day), q.End) +
+					" GROUP BY trace_id HAVING (" + q.Having + "))"
+				args = append(args, q.HavingArgs...)
+			}
+		}
+		th := strconv.FormatUint(q.ThresholdUS, 10)
+		sql = "SELECT count(), toFloat64(quantileExact(" + qs + ")(d_)), countIf(d_ > " + th + "), groupArrayIf(" + n + ")(trace_id, d_ > " + th + ") FROM (" +
+			inner + " ORDER BY d_ DESC)"
+		var (
+			qv  float64
+			ids []string
+		)
+		if err := s.conn.QueryRow(ctx, sql, args...).Scan(&res.Total, &qv, &res.Matching, &ids); err != nil {
+			return AlertResult{}, fmt.Errorf("evaluate latency alert: %w", err)
+		}
+		if res.Total > 0 {
+			res.Value = qv / 1e6
+		}
+		res.TraceIDs = ids
+		return res, nil
+	default:
+		return AlertResult{}, fmt.Errorf("%w: alert kind %q is not count, ratio or latency", ErrBadQuery, q.Kind)
+	}
+}
+
+// traceWindowFor is the WHERE condition selecting the spans of the traces
+// that started in [from, to): a string range of trace ids (they sort by
+// their epoch) and the day/start bounds that let the primary key skip
+// granules (a trace's spans start after its epoch, allowing for clock
+// skew, and within a day).
+func traceWindowFor(from, to time.Time) string {
+	f := from.Add(-clockSkew)
+	return dateRange(f, to.Add(day)) + " AND start >= " + dateTimeLiteral(f) +
+		fmt.Sprintf(" AND trace_id >= '1-%08x' AND trace_id < '1-%08x'", ceilSec(from), ceilSec(to))
+}

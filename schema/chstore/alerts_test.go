@@ -1,0 +1,255 @@
+package chstore_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fluoro/fluoro/collector/segment"
+	"github.com/fluoro/fluoro/schema/chstore"
+)
+
+func TestAlertRulesAndStates(t *testing.T) {
+	t.Parallel()
+	s, _ := open(t)
+	ctx := context.Background()
+
+	if rs, err := s.AlertRules(ctx); err != nil || len(rs) != 0 {
+		t.Fatalf("AlertRules on an empty store = %v, %v", rs, err)
+	}
+	a, err := s.PutAlertRule(ctx, chstore.AlertRuleRecord{ID: "a", Body: []byte(`{"id":"a","v":1}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PutAlertRule(ctx, chstore.AlertRuleRecord{ID: "b", Body: []byte(`{"id":"b"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	a2, err := s.PutAlertRule(ctx, chstore.AlertRuleRecord{ID: "a", Body: []byte(`{"id":"a","v":2}`), CreatedAt: a.CreatedAt})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !a2.ModifiedAt.After(a.ModifiedAt) || !a2.CreatedAt.Equal(a.CreatedAt) {
+		t.Fatalf("second version times: %+v after %+v", a2, a)
+	}
+	if err := s.DeleteAlertRule(ctx, "b"); err != nil {
+		t.Fatal(err)
+	}
+	rs, err := s.AlertRules(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rs) != 1 || !reflect.DeepEqual(rs[0], a2) {
+		t.Fatalf("AlertRules = %+v, want [%+v]", rs, a2)
+	}
+
+	if err := s.PutAlertStates(ctx, []chstore.AlertStateRecord{
+		{RuleID: "a", EpisodeID: "e1", State: "pending", Body: []byte(`{"n":1}`)},
+		{RuleID: "b", EpisodeID: "e2", State: "firing", Body: []byte(`{}`)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.PutAlertStates(ctx, []chstore.AlertStateRecord{
+		{RuleID: "a", EpisodeID: "e1", State: "firing", Body: []byte(`{"n":2}`)},
+		{RuleID: "b", Deleted: true},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sts, err := s.AlertStates(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []chstore.AlertStateRecord{{RuleID: "a", EpisodeID: "e1", State: "firing", Body: []byte(`{"n":2}`)}}
+	if !reflect.DeepEqual(sts, want) {
+		t.Fatalf("AlertStates = %+v, want %+v", sts, want)
+	}
+}
+
+func TestAlertHistoryAndDeliveries(t *testing.T) {
+	t.Parallel()
+	s, _ := open(t)
+	ctx := context.Background()
+	t0 := time.Now().UTC().Truncate(time.Millisecond).Add(-time.Hour)
+	ev := func(d time.Duration, ep, state string, matching uint64) chstore.AlertEvent {
+		return chstore.AlertEvent{Time: t0.Add(d), RuleID: "r1", RuleName: "Rule one", EpisodeID: ep, State: state, Severity: "critical",
+			Value: float64(matching), Threshold: 2, Matching: matching, Total: 10, RootService: "api", RootServiceType: "AWS::EC2::Instance",
+			TraceIDs: []string{fmt.Sprintf("1-00000000-%024d", matching)}, Message: state + " " + ep}
+	}
+	events := []chstore.AlertEvent{
+		ev(0, "e1", "pending", 3), ev(time.Minute, "e1", "firing", 4), ev(2*time.Minute, "e1", "updated", 7), ev(10*time.Minute, "e1", "resolved", 0),
+		ev(20*time.Minute, "e2", "pending", 3), ev(21*time.Minute, "e2", "inactive", 0), // never fired: no episode
+		ev(30*time.Minute, "e3", "firing", 5),
+	}
+	events[6].RuleID = "r2"
+	if err := s.AppendAlertEvents(ctx, events); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.AlertEvents(ctx, chstore.AlertEventQuery{RuleID: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 6 || got[0].State != "inactive" || got[5].State != "pending" || !got[5].Time.Equal(t0) {
+		t.Fatalf("AlertEvents(r1) = %+v", got)
+	}
+	if !reflect.DeepEqual(got[5], events[0]) {
+		t.Fatalf("round trip: %+v, want %+v", got[5], events[0])
+	}
+	got, err = s.AlertEvents(ctx, chstore.AlertEventQuery{EpisodeID: "e1", Oldest: true, Limit: 2})
+	if err != nil || len(got) != 2 || got[0].State != "pending" || got[1].State != "firing" {
+		t.Fatalf("AlertEvents(e1, oldest, 2) = %+v, %v", got, err)
+	}
+	got, err = s.AlertEvents(ctx, chstore.AlertEventQuery{Start: t0.Add(time.Minute), End: t0.Add(21 * time.Minute)})
+	if err != nil || len(got) != 4 {
+		t.Fatalf("AlertEvents(window) = %+v, %v", got, err)
+	}
+
+	eps, err := s.AlertEpisodes(ctx, chstore.AlertEpisodeQuery{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eps) != 2 || eps[0].EpisodeID != "e3" || eps[1].EpisodeID != "e1" {
+		t.Fatalf("AlertEpisodes = %+v", eps)
+	}
+	e1 := eps[1]
+	if !e1.Start.Equal(t0) || !e1.FiredAt.Equal(t0.Add(time.Minute)) || !e1.End.Equal(t0.Add(10*time.Minute)) || e1.State != "resolved" ||
+		e1.Matching != 7 || e1.RootService != "api" || e1.Message != "firing e1" || e1.Events != 4 || e1.RuleName != "Rule one" {
+		t.Fatalf("episode e1 = %+v", e1)
+	}
+	if !eps[0].End.IsZero() || eps[0].State != "firing" {
+		t.Fatalf("open episode e3 = %+v", eps[0])
+	}
+	// Windows: e1 ended before t0+15m; e3 is open.
+	eps, err = s.AlertEpisodes(ctx, chstore.AlertEpisodeQuery{Start: t0.Add(15 * time.Minute), End: time.Now()})
+	if err != nil || len(eps) != 1 || eps[0].EpisodeID != "e3" {
+		t.Fatalf("AlertEpisodes(after e1) = %+v, %v", eps, err)
+	}
+	eps, err = s.AlertEpisodes(ctx, chstore.AlertEpisodeQuery{Start: t0.Add(-time.Hour), End: t0.Add(5 * time.Minute)})
+	if err != nil || len(eps) != 1 || eps[0].EpisodeID != "e1" {
+		t.Fatalf("AlertEpisodes(before e3) = %+v, %v", eps, err)
+	}
+	eps, err = s.AlertEpisodes(ctx, chstore.AlertEpisodeQuery{EpisodeID: "e2"})
+	if err != nil || len(eps) != 0 {
+		t.Fatalf("AlertEpisodes(e2, never fired) = %+v, %v", eps, err)
+	}
+
+	ds := []chstore.AlertDelivery{
+		{Time: t0, NotificationID: "n1", RuleID: "r1", EpisodeID: "e1", Receiver: "hook", ReceiverType: "webhook", State: "firing",
+			Attempt: 1, Outcome: "failed", HTTPStatus: 500, Error: "HTTP 500", Duration: 1500 * time.Microsecond},
+		{Time: t0.Add(time.Second), NotificationID: "n1", RuleID: "r1", EpisodeID: "e1", Receiver: "hook", ReceiverType: "webhook", State: "firing",
+			Attempt: 2, Outcome: "delivered", HTTPStatus: 200, Duration: time.Millisecond},
+	}
+	if err := s.AppendAlertDeliveries(ctx, ds); err != nil {
+		t.Fatal(err)
+	}
+	gd, err := s.AlertDeliveries(ctx, chstore.AlertDeliveryQuery{RuleID: "r1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(gd) != 2 || !reflect.DeepEqual(gd[1], ds[0]) || !reflect.DeepEqual(gd[0], ds[1]) {
+		t.Fatalf("AlertDeliveries = %+v, want %+v reversed", gd, ds)
+	}
+	if gd, err := s.AlertDeliveries(ctx, chstore.AlertDeliveryQuery{RuleID: "nope"}); err != nil || len(gd) != 0 {
+		t.Fatalf("AlertDeliveries(nope) = %+v, %v", gd, err)
+	}
+}
+
+// alertTrace is a two-span trace: a root segment of svc and a downstream
+// segment of "db"; fault marks the db segment faulting.
+func alertTrace(epoch int64, n int, svc string, rootDur float64, fault bool) []segment.Document {
+	id := traceID(epoch, n)
+	start := float64(epoch) + 0.1
+	root := mkDoc(id, fmt.Sprintf("%016x", 2*n+1), "", start, start+rootDur, false, 1, svc)
+	db := mkDoc(id, fmt.Sprintf("%016x", 2*n+2), "", start+0.01, start+0.02, false, 1, "db")
+	db.Spans[0].ParentID = root.ID
+	db.ParentID = root.ID
+	db.Spans[0].Fault = fault
+	return []segment.Document{root, db}
+}
+
+func TestEvaluateAlert(t *testing.T) {
+	t.Parallel()
+	s, _ := open(t)
+	ctx := context.Background()
+	now := time.Now().Truncate(time.Second)
+	epoch := now.Add(-30 * time.Second).Unix()
+	var docs []segment.Document
+	// 10 traces of api: 3 with a faulting db, response times 1..10 s
+	// (quantileExact(q) is the element at floor(q·n) of the sorted values);
+	// 2 traces of web (never faulting), one long ago.
+	var faulting []string
+	for i := range 10 {
+		fault := i < 3
+		docs = append(docs, alertTrace(epoch, i, "api", float64(i+1), fault)...)
+		if fault {
+			faulting = append(faulting, traceID(epoch, i))
+		}
+	}
+	docs = append(docs, alertTrace(epoch, 100, "web", 0.5, false)...)
+	docs = append(docs, alertTrace(now.Add(-2*time.Hour).Unix(), 101, "web", 0.5, true)...)
+	if err := s.WriteDocuments(ctx, docs); err != nil {
+		t.Fatal(err)
+	}
+	win := func(q chstore.AlertQuery) chstore.AlertQuery {
+		q.Start, q.End = now.Add(-time.Minute), now.Add(time.Second)
+		return q
+	}
+	const isAPI = "has(groupArrayIf(service, is_segment = 1), ?)"
+	const dbFault = "countIf(service = 'db' AND fault = 1) > 0"
+	for _, tc := range []struct {
+		name string
+		q    chstore.AlertQuery
+		want chstore.AlertResult
+	}{
+		{"count all", win(chstore.AlertQuery{Kind: chstore.AlertCount, Samples: 100}), chstore.AlertResult{Total: 11, Matching: 11, Value: 11}},
+		{"count faulting", win(chstore.AlertQuery{Kind: chstore.AlertCount, Having: dbFault}),
+			chstore.AlertResult{Total: 3, Matching: 3, Value: 3, TraceIDs: faulting}},
+		{"ratio api", win(chstore.AlertQuery{Kind: chstore.AlertRatio, Having: isAPI, HavingArgs: []any{"api"}, BadHaving: dbFault}),
+			chstore.AlertResult{Total: 10, Matching: 3, Value: 0.3, TraceIDs: faulting}},
+		{"ratio without traffic", win(chstore.AlertQuery{Kind: chstore.AlertRatio, Having: isAPI, HavingArgs: []any{"nobody"}, BadHaving: dbFault}),
+			chstore.AlertResult{}},
+		{"latency traces p50", win(chstore.AlertQuery{Kind: chstore.AlertLatency, Having: isAPI, HavingArgs: []any{"api"}, Quantile: 0.5, ThresholdUS: 8_500_000}),
+			chstore.AlertResult{Total: 10, Matching: 2, Value: 6, TraceIDs: []string{traceID(epoch, 9), traceID(epoch, 8)}}},
+		{"latency service p90", win(chstore.AlertQuery{Kind: chstore.AlertLatency, Service: "api", Quantile: 0.9, ThresholdUS: 9_500_000}),
+			chstore.AlertResult{Total: 10, Matching: 1, Value: 10, TraceIDs: []string{traceID(epoch, 9)}}},
+		{"latency service with filter", win(chstore.AlertQuery{Kind: chstore.AlertLatency, Service: "db", Having: dbFault, Quantile: 0.5}),
+			chstore.AlertResult{Total: 3, Matching: 3, Value: 0.01, TraceIDs: faulting}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := s.EvaluateAlert(ctx, tc.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			slices.Sort(got.TraceIDs)
+			slices.Sort(tc.want.TraceIDs)
+			if tc.name == "count all" {
+				if len(got.TraceIDs) != 11 {
+					t.Fatalf("samples = %v", got.TraceIDs)
+				}
+				got.TraceIDs = nil
+			}
+			if len(got.TraceIDs) == 0 {
+				got.TraceIDs = nil
+			}
+			if got.Value-tc.want.Value > 1e-6 || tc.want.Value-got.Value > 1e-6 {
+				t.Fatalf("value = %v, want %v (%+v)", got.Value, tc.want.Value, got)
+			}
+			got.Value = tc.want.Value
+			if !reflect.DeepEqual(got, tc.want) {
+				t.Fatalf("EvaluateAlert = %+v, want %+v", got, tc.want)
+			}
+		})
+	}
+	for _, q := range []chstore.AlertQuery{
+		{Kind: "nope", Start: now.Add(-time.Minute), End: now},
+		{Kind: chstore.AlertCount, Start: now, End: now},
+		{Kind: chstore.AlertRatio, Start: now.Add(-time.Minute), End: now},
+		{Kind: chstore.AlertLatency, Start: now.Add(-time.Minute), End: now, Quantile: 1},
+	} {
+		if _, err := s.EvaluateAlert(ctx, q); !errors.Is(err, chstore.ErrBadQuery) {
+			t.Errorf("EvaluateAlert(%+v) = %v, want ErrBadQuery", q, err)
+		}
+	}
+}
