@@ -16,6 +16,7 @@ const fixtures = join(dirname(fileURLToPath(import.meta.url)), '..', 'fixtures')
 const load = <T>(name: string): T => JSON.parse(readFileSync(join(fixtures, name), 'utf8')) as T;
 
 export const fixtureTraceId = '1-6553f100-0123456789abcdef01234567';
+export const benchGroup = '__bench_200x400';
 export const bigTraceId = '1-6553f100-b16b16b16b16b16b16b16b16';
 
 interface MockState {
@@ -274,7 +275,9 @@ function handler(state: MockState) {
     const p = url.pathname;
     try {
       if (req.method === 'POST' && p === '/ServiceGraph') {
-        await body(req);
+        const r = JSON.parse((await body(req)) || '{}') as { GroupName?: string };
+        // The benchmark graph (200 nodes, 400 edges) for the e2e --bench run.
+        if (r.GroupName === benchGroup) return json(res, 200, load<GetServiceGraphResult>('graph-200x400.json'));
         return json(res, 200, graphNow());
       }
       if (req.method === 'POST' && p === '/TimeSeriesServiceStatistics') {
