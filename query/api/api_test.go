@@ -199,10 +199,10 @@ func TestErrors(t *testing.T) {
 			_, err := client.GetTraceSummaries(ctx, window(xray.GetTraceSummariesInput{FilterExpression: aws.String("ok" + strings.Repeat(" ", 2000))}))
 			return err
 		}, "InvalidRequestException", 400, "FilterExpression is 2002 characters long; at most 2000"},
-		{"filter with unsupported group reference", func() error {
+		{"filter with an unknown group", func() error {
 			_, err := client.GetTraceSummaries(ctx, window(xray.GetTraceSummariesInput{FilterExpression: aws.String(`group.name = "slow"`)}))
 			return err
-		}, "InvalidRequestException", 400, "group.name and group.arn are not supported"},
+		}, "InvalidRequestException", 400, `FilterExpression: group "slow" does not exist; GetGroups lists the groups`},
 		{"operation not built yet", func() error {
 			_, err := client.GetServiceGraph(ctx, &xray.GetServiceGraphInput{StartTime: aws.Time(start), EndTime: aws.Time(start.Add(time.Hour))})
 			return err

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"errors"
 	"math"
 	"strings"
 	"time"
@@ -21,19 +20,19 @@ type compiledFilter struct {
 
 // compileFilter turns a GetTraceSummaries FilterExpression into the
 // trace-level HAVING condition of the storage query (query/filter's SQL
-// back-end). Expressions it cannot parse or translate are rejected with
-// InvalidRequestException: a filter is never ignored.
-func compileFilter(expr string) (compiledFilter, error) {
+// back-end). group.name / group.arn predicates are bound to the groups'
+// expressions through groups (Server.groupLookup). Expressions it cannot
+// parse, resolve or translate are rejected with InvalidRequestException: a
+// filter is never ignored.
+func compileFilter(expr string, groups func(filter.GroupRef) (string, error)) (compiledFilter, error) {
 	e, err := filter.Parse(expr)
 	if err != nil {
-		var se *filter.SyntaxError
-		if errors.As(err, &se) {
-			return compiledFilter{}, invalidRequest("FilterExpression: %s at position %d: %s", se.Msg, se.Pos, pointAt(expr, se.Pos))
-		}
-		return compiledFilter{}, invalidRequest("FilterExpression: %v", err)
+		return compiledFilter{}, filterError("FilterExpression", expr, err)
 	}
-	if refs := e.Groups(); len(refs) > 0 {
-		return compiledFilter{}, invalidRequest("FilterExpression: group.name and group.arn are not supported by this Fluoro version yet (groups are not implemented); use the group's expression itself")
+	if len(e.Groups()) > 0 {
+		if e, err = e.ResolveGroups(groups); err != nil {
+			return compiledFilter{}, filterError("FilterExpression", expr, err)
+		}
 	}
 	having, args, err := e.SQL()
 	if err != nil {

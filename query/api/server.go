@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -36,6 +37,15 @@ type Settings struct {
 	// for, e.g. the collector's POST /TraceSegments, /GetSamplingRules,
 	// /SamplingTargets and GET /metrics.
 	Extra http.Handler
+	// Groups stores X-Ray groups. nil: Reader, if it is a GroupStore (as
+	// *chstore.Store is); else only the Default group exists.
+	Groups GroupStore
+	// Sampling, when set, answers the six sampling operations
+	// (collector/sampling's Service, shared with the collector so both
+	// ports grant quotas from the same statistics). nil: GetSamplingRules
+	// and SamplingTargets go to Extra, the others answer
+	// NotImplementedException.
+	Sampling http.Handler
 }
 
 // Server is the X-Ray API server.
@@ -45,6 +55,11 @@ type Server struct {
 	reader TraceReader
 	extra  http.Handler
 	echo   *echo.Echo
+	// groups is nil without group storage; groupsMu serializes group
+	// changes (check, then write).
+	groups   GroupStore
+	groupsMu sync.Mutex
+	sampling http.Handler
 	// slots holds one token per operation in flight (Config.MaxConcurrent).
 	slots   chan struct{}
 	metrics *serverMetrics
@@ -59,7 +74,11 @@ func New(cfg Config, set Settings) (*Server, error) {
 		return nil, errors.New("query api: Settings.Reader is required")
 	}
 	s := &Server{cfg: cfg, log: set.Logger, reader: set.Reader, extra: set.Extra,
-		slots: make(chan struct{}, cfg.MaxConcurrent), metrics: newServerMetrics()}
+		slots: make(chan struct{}, cfg.MaxConcurrent), metrics: newServerMetrics(),
+		groups: set.Groups, sampling: set.Sampling}
+	if s.groups == nil {
+		s.groups, _ = set.Reader.(GroupStore)
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -102,32 +121,29 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/TraceSummaries", "GetTraceSummaries", s.handleGetTraceSummaries},
 		{http.MethodPost, "/EncryptionConfig", "GetEncryptionConfig", handleGetEncryptionConfig},
 		{http.MethodPost, "/GetTraceSegmentDestination", "GetTraceSegmentDestination", handleGetTraceSegmentDestination},
+		{http.MethodPost, "/CreateGroup", "CreateGroup", s.handleCreateGroup},
+		{http.MethodPost, "/GetGroup", "GetGroup", s.handleGetGroup},
+		{http.MethodPost, "/Groups", "GetGroups", s.handleGetGroups},
+		{http.MethodPost, "/UpdateGroup", "UpdateGroup", s.handleUpdateGroup},
+		{http.MethodPost, "/DeleteGroup", "DeleteGroup", s.handleDeleteGroup},
+		{http.MethodPost, "/InsightSummaries", "GetInsightSummaries", s.handleGetInsightSummaries},
+		{http.MethodPost, "/Insight", "GetInsight", s.handleGetInsight},
+		{http.MethodPost, "/InsightEvents", "GetInsightEvents", s.handleGetInsightEvents},
+		{http.MethodPost, "/InsightImpactGraph", "GetInsightImpactGraph", s.handleGetInsightImpactGraph},
 	}
+	rs = append(rs, s.samplingRoutes()...)
 	if s.extra == nil {
 		// The collector (Extra) takes the daemon's telemetry when present.
 		rs = append(rs, route{http.MethodPost, "/TelemetryRecords", "PutTelemetryRecords", handlePutTelemetryRecords})
 	}
 	// Operations of the read API still to be built (issue 3): they answer
 	// NotImplementedException so clients see a clear error instead of a 404.
-	// PutTraceSegments (/TraceSegments), GetSamplingRules and
-	// GetSamplingTargets belong to the collector and reach it through Extra.
+	// PutTraceSegments (/TraceSegments) belongs to the collector and
+	// reaches it through Extra.
 	for _, op := range [][2]string{
 		{"/ServiceGraph", "GetServiceGraph"},
 		{"/TraceGraph", "GetTraceGraph"},
 		{"/TimeSeriesServiceStatistics", "GetTimeSeriesServiceStatistics"},
-		{"/CreateGroup", "CreateGroup"},
-		{"/GetGroup", "GetGroup"},
-		{"/Groups", "GetGroups"},
-		{"/UpdateGroup", "UpdateGroup"},
-		{"/DeleteGroup", "DeleteGroup"},
-		{"/CreateSamplingRule", "CreateSamplingRule"},
-		{"/UpdateSamplingRule", "UpdateSamplingRule"},
-		{"/DeleteSamplingRule", "DeleteSamplingRule"},
-		{"/SamplingStatisticSummaries", "GetSamplingStatisticSummaries"},
-		{"/InsightSummaries", "GetInsightSummaries"},
-		{"/Insight", "GetInsight"},
-		{"/InsightEvents", "GetInsightEvents"},
-		{"/InsightImpactGraph", "GetInsightImpactGraph"},
 	} {
 		rs = append(rs, route{http.MethodPost, op[0], op[1], notImplemented(op[1])})
 	}

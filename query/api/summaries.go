@@ -70,7 +70,7 @@ type summaryQuery struct {
 
 // getTraceSummaries answers one page of GetTraceSummaries.
 func (s *Server) getTraceSummaries(ctx context.Context, in getTraceSummariesInput) (*getTraceSummariesOutput, error) {
-	q, err := s.parseSummaryQuery(in)
+	q, err := s.parseSummaryQuery(ctx, in)
 	if err != nil {
 		return nil, err
 	}
@@ -151,7 +151,7 @@ func (s *Server) getTraceSummaries(ctx context.Context, in getTraceSummariesInpu
 }
 
 // parseSummaryQuery validates the request and compiles its filter.
-func (s *Server) parseSummaryQuery(in getTraceSummariesInput) (summaryQuery, error) {
+func (s *Server) parseSummaryQuery(ctx context.Context, in getTraceSummariesInput) (summaryQuery, error) {
 	var q summaryQuery
 	if in.StartTime == nil || in.EndTime == nil {
 		return q, invalidRequest("StartTime and EndTime are required (epoch seconds)")
@@ -193,7 +193,7 @@ func (s *Server) parseSummaryQuery(in getTraceSummariesInput) (summaryQuery, err
 			return q, invalidRequest("FilterExpression is %d characters long; at most %d are allowed", n, maxFilterLen)
 		}
 		var err error
-		if q.filter, err = compileFilter(q.expr); err != nil {
+		if q.filter, err = compileFilter(q.expr, s.groupLookup(ctx, chstore.Group{})); err != nil {
 			return q, err
 		}
 	}
