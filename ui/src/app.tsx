@@ -63,7 +63,7 @@ export function App() {
   const p = route.path.replace(/\/+$/, '') || '/';
   let page;
   const traceMatch = /^\/traces\/([^/]+)$/.exec(p);
-  if (p === '/' || p === '/map') page = <MapPage />;
+  if (p === '/' || p === '/map') page = <MapPage key={route.params.get('group') ?? ''} />; // a new group starts afresh
   else if (traceMatch) page = <TracePage id={decodeURIComponent(traceMatch[1]!)} />;
   else if (p === '/traces') page = <TracesPage />;
   else if (p === '/functions') page = <FunctionsPage />;

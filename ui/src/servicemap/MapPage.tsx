@@ -110,10 +110,6 @@ export function MapPage() {
   const [relayout, setRelayout] = useState(0);
 
   useEffect(() => {
-    setPositions(positionCache.get(cacheKey) ?? {});
-  }, [cacheKey]);
-
-  useEffect(() => {
     if (model.nodes.length === 0 || allPlaced(model, posRef.current)) return;
     let cancelled = false;
     const input = layoutInput(model);
