@@ -161,7 +161,7 @@ func TestSamplingStatistics(t *testing.T) {
 	if got, err := s.SamplingStatistics(ctx, w.Add(3*time.Second)); err != nil || len(got) != 1 {
 		t.Fatalf("SamplingStatistics since the last report = %+v, %v", got, err)
 	}
-	sums, err := s.SamplingStatisticSummaries(ctx, w.Add(-time.Minute), 10*time.Second)
+	sums, err := s.SamplingStatisticSummaries(ctx, w.Add(-time.Minute), w.Add(time.Minute), 10*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,5 +172,8 @@ func TestSamplingStatistics(t *testing.T) {
 	}
 	if !reflect.DeepEqual(sums, want) {
 		t.Fatalf("summaries = %+v\nwant %+v", sums, want)
+	}
+	if sums, err := s.SamplingStatisticSummaries(ctx, w.Add(-time.Minute), w.Add(2*time.Second), 10*time.Second); err != nil || len(sums) != 2 || sums[0].RequestCount != 10 {
+		t.Fatalf("summaries before the third report = %+v, %v", sums, err)
 	}
 }

@@ -254,15 +254,15 @@ type SamplingStatisticSummary struct {
 	SampledCount int64
 }
 
-// SamplingStatisticSummaries sums the reports received at or after since
+// SamplingStatisticSummaries sums the reports received in [since, until)
 // per rule and window of the given length (by receive time: clients'
 // clocks may be off), newest window first, then by rule name.
-func (s *Store) SamplingStatisticSummaries(ctx context.Context, since time.Time, window time.Duration) ([]SamplingStatisticSummary, error) {
+func (s *Store) SamplingStatisticSummaries(ctx context.Context, since, until time.Time, window time.Duration) ([]SamplingStatisticSummary, error) {
 	w := max(int64(window/time.Second), 1)
 	q := fmt.Sprintf("SELECT rule_name, intDiv(received_us, %d) * %d AS w, sum(request_count), sum(borrow_count), sum(sampled_count)"+
-		" FROM %s.sampling_stats WHERE date >= %s AND received_us >= ?"+
+		" FROM %s.sampling_stats WHERE date >= %s AND received_us >= ? AND received_us < ?"+
 		" GROUP BY rule_name, w ORDER BY w DESC, rule_name", w*1e6, w, s.db, dateLiteral(since))
-	rows, err := s.conn.Query(ctx, q, uint64(max(since.UnixMicro(), 0)))
+	rows, err := s.conn.Query(ctx, q, uint64(max(since.UnixMicro(), 0)), uint64(max(until.UnixMicro(), 0)))
 	if err != nil {
 		return nil, fmt.Errorf("query sampling statistic summaries: %w", err)
 	}
