@@ -207,6 +207,18 @@ async function runChecks(browser, base, spec, scheme) {
   currentPage = page;
   const light = scheme === 'light';
 
+  await check(`${scheme}: every page loads (map, traces, functions)`, async () => {
+    await page.goto('/');
+    await page.waitForSelector('[data-testid=map][data-ready=true], [data-testid=map-empty]', { timeout: 20000 });
+    await page.goto('/traces');
+    await page.waitForSelector('[data-testid=trace-table]', { timeout: 20000 });
+    await page.waitForFunction(() => !document.querySelector('[data-testid=traces-count]')?.textContent?.includes('Loading'), null, { timeout: 20000 });
+    await page.goto('/functions');
+    await page.waitForSelector('[data-testid=function-list], [data-testid=functions-error], .fn-list .empty', { timeout: 20000 });
+    // The invoker proxy may be absent; its failed request is not a dashboard error.
+    page.consoleErrors.splice(0, page.consoleErrors.length, ...page.consoleErrors.filter((e) => !/status of (404|502|503)/.test(e)));
+  });
+
   if (spec.map) {
     await check(`${scheme}: service map shows the expected nodes, edges and health`, async () => {
       await page.goto(`/?range=${spec.map.range ?? '15m'}`);
