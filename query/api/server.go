@@ -46,6 +46,10 @@ type Settings struct {
 	// and SamplingTargets go to Extra, the others answer
 	// NotImplementedException.
 	Sampling http.Handler
+	// Graph answers GetServiceGraph, GetTraceGraph and
+	// GetTimeSeriesServiceStatistics (query/graphstore). nil: they answer
+	// NotImplementedException.
+	Graph GraphReader
 }
 
 // Server is the X-Ray API server.
@@ -60,6 +64,7 @@ type Server struct {
 	groups   GroupStore
 	groupsMu sync.Mutex
 	sampling http.Handler
+	graph    GraphReader
 	// slots holds one token per operation in flight (Config.MaxConcurrent).
 	slots   chan struct{}
 	metrics *serverMetrics
@@ -75,7 +80,7 @@ func New(cfg Config, set Settings) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: set.Logger, reader: set.Reader, extra: set.Extra,
 		slots: make(chan struct{}, cfg.MaxConcurrent), metrics: newServerMetrics(),
-		groups: set.Groups, sampling: set.Sampling}
+		groups: set.Groups, sampling: set.Sampling, graph: set.Graph}
 	if s.groups == nil {
 		s.groups, _ = set.Reader.(GroupStore)
 	}
@@ -136,17 +141,12 @@ func (s *Server) routes() []route {
 		// The collector (Extra) takes the daemon's telemetry when present.
 		rs = append(rs, route{http.MethodPost, "/TelemetryRecords", "PutTelemetryRecords", handlePutTelemetryRecords})
 	}
-	// Operations of the read API still to be built (issue 3): they answer
-	// NotImplementedException so clients see a clear error instead of a 404.
-	// PutTraceSegments (/TraceSegments) belongs to the collector and
-	// reaches it through Extra.
-	for _, op := range [][2]string{
-		{"/ServiceGraph", "GetServiceGraph"},
-		{"/TraceGraph", "GetTraceGraph"},
-		{"/TimeSeriesServiceStatistics", "GetTimeSeriesServiceStatistics"},
-	} {
-		rs = append(rs, route{http.MethodPost, op[0], op[1], notImplemented(op[1])})
-	}
+	// The service graph (graph.go); without Settings.Graph they answer
+	// NotImplementedException.
+	rs = append(rs,
+		route{http.MethodPost, "/ServiceGraph", "GetServiceGraph", s.handleGetServiceGraph},
+		route{http.MethodPost, "/TraceGraph", "GetTraceGraph", s.handleGetTraceGraph},
+		route{http.MethodPost, "/TimeSeriesServiceStatistics", "GetTimeSeriesServiceStatistics", s.handleGetTimeSeries})
 	return rs
 }
 
