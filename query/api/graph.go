@@ -126,7 +126,7 @@ func (s *Server) handleGetTimeSeries(c echo.Context) error {
 // errNoGraph answers the graph operations of a server without GraphReader.
 func errNoGraph(op string) error {
 	return &Error{Status: http.StatusNotImplemented, Code: codeNotImplemented,
-		Message: op + " needs the service graph, which this Fluoro server was started without"}
+		Message: op + " is not implemented by this server: it was started without the service graph"}
 }
 
 // graphWindow validates StartTime/EndTime of a graph operation.
