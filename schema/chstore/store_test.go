@@ -230,6 +230,7 @@ func TestVersions(t *testing.T) {
 	tests[4].writes = append(tests[4].writes, mkDoc(traceID(epoch, 5), "0000000000000005", "0000000000000009", start, 0, true, 500, ""))
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel() // distinct trace ids
 			if tt.name == "both versions in one batch" {
 				if err := s.WriteDocuments(ctx, tt.writes); err != nil {
 					t.Fatal(err)
@@ -378,6 +379,7 @@ func TestPaging(t *testing.T) {
 		{chstore.RangeEvent, "max(end_us) - min(start_us) > ? AND count() = 2", []any{200000}, ntraces},
 	} {
 		t.Run(tc.rangeType+" "+tc.having, func(t *testing.T) {
+			t.Parallel() // read-only
 			seen := map[string]bool{}
 			var last chstore.TraceRef
 			cursor := ""
