@@ -548,3 +548,43 @@ func TestRetention(t *testing.T) {
 		t.Fatalf("after retention: %v", got)
 	}
 }
+
+// TestServerRestart: writes fail promptly while ClickHouse is down and
+// succeed again on the same Store once it is back (what the collector's
+// spool relies on).
+func TestServerRestart(t *testing.T) {
+	t.Parallel()
+	srv := chtest.NewServer(t)
+	ctx := context.Background()
+	s, err := chstore.Open(ctx, srv.DSN, chstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	e := int64(1795774464)
+	d1 := mkDoc(traceID(e, 1), "0000000000000001", "", float64(e), float64(e)+1, false, 1, "svc")
+	d2 := mkDoc(traceID(e, 2), "0000000000000002", "", float64(e), float64(e)+1, false, 1, "svc")
+	if err := s.WriteDocuments(ctx, []segment.Document{d1}); err != nil {
+		t.Fatal(err)
+	}
+	if err := srv.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	if err := s.WriteDocuments(ctx, []segment.Document{d2}); err == nil {
+		t.Fatal("write succeeded while ClickHouse was down")
+	}
+	if d := time.Since(t0); d > 10*time.Second {
+		t.Fatalf("failed write took %v", d)
+	}
+	if err := srv.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.WriteDocuments(ctx, []segment.Document{d2}); err != nil {
+		t.Fatalf("write after restart: %v", err)
+	}
+	got, err := s.Documents(ctx, []string{d1.TraceID, d2.TraceID})
+	if err != nil || len(got) != 2 {
+		t.Fatalf("after restart: %v, %v", got, err)
+	}
+}
