@@ -214,29 +214,42 @@ export function Graph(props: GraphProps) {
   const showNames = v.k >= 0.3 || model.nodes.length <= 30;
   const selKey = selected ? `${selected.kind}:${selected.id}` : '';
 
-  const edgeLayer = useMemo(
-    () =>
-      model.edges.map((e) => {
+  const edgeLayer = useMemo(() => {
+    if (!showNames) {
+      // Far zoomed out on a large map: one path per health class instead of an
+      // element per edge (edges are too thin to click at this zoom anyway).
+      const byClass = new Map<string, string[]>();
+      for (const e of model.edges) {
         const a = positions[e.source];
         const b = positions[e.target];
-        if (!a || !b) return null;
-        return (
-          <EdgeView
-            key={e.id}
-            edge={e}
-            a={a}
-            b={b}
-            selected={selKey === `edge:${e.id}`}
-            label={showLabels}
-            srcName={byId.get(e.source)?.name ?? ''}
-            dstName={byId.get(e.target)?.name ?? ''}
-            interactive={!!onSelect}
-            hit={showNames}
-          />
-        );
-      }),
-    [model, positions, selKey, showLabels, showNames],
-  );
+        if (!a || !b) continue;
+        const hc = healthClass(e.health);
+        (byClass.get(hc) ?? byClass.set(hc, []).get(hc)!).push(edgePath(a, b, R + RING).d);
+      }
+      return [...byClass.entries()].map(([hc, ds]) => (
+        <path key={hc} d={ds.join(' ')} class={`${s.edgeLine} ${s[`edgeBulk_${hc}`] ?? ''}`} stroke-width={1.5} data-testid="map-edges-bulk" data-health={hc} />
+      ));
+    }
+    return model.edges.map((e) => {
+      const a = positions[e.source];
+      const b = positions[e.target];
+      if (!a || !b) return null;
+      return (
+        <EdgeView
+          key={e.id}
+          edge={e}
+          a={a}
+          b={b}
+          selected={selKey === `edge:${e.id}`}
+          label={showLabels}
+          srcName={byId.get(e.source)?.name ?? ''}
+          dstName={byId.get(e.target)?.name ?? ''}
+          interactive={!!onSelect}
+          hit={showNames}
+        />
+      );
+    });
+  }, [model, positions, selKey, showLabels, showNames]);
   const nodeLayer = useMemo(
     () =>
       model.nodes.map((n) => {
