@@ -73,6 +73,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	spoolDirIn(uc.DataDir, &cc)
 	ic.setDataDir(uc.DataDir)
+	ic.pointAt(cc.UDPAddr, cc.TCPAddr)
 	log := lc.logger(stderr)
 
 	st, err := openStorage(ctx, log, sc, chc, true)
@@ -170,9 +171,6 @@ func runDemo(ctx context.Context, log *slog.Logger, dc demo.Config, udpAddr stri
 		return err
 	}
 	defer shop.Close()
-	if inv != nil {
-		go inv.demo(ctx, log)
-	}
 	log.Info("demo workload running", "rate", dc.Rate, "entry", shop.FrontendURL)
 	err = shop.Drive(ctx)
 	// Let the last segments leave before the collector stops.
