@@ -26,42 +26,55 @@ import (
 )
 
 // The test function (testdata/gofunc: aws-lambda-go + aws-xray-sdk-go) is
-// built once per test binary.
+// built once per test binary into a folder every user can read. Packages
+// carry a two-line shell bootstrap that execs it, so uploads stay tiny (the
+// 19 MB binary would make every CreateFunction cost seconds under -race)
+// while the function itself runs unchanged.
 var (
 	buildOnce sync.Once
-	bootstrap []byte
+	binPath   string
 	buildErr  error
 )
 
-func functionBinary(t testing.TB) []byte {
+func buildFunction(t testing.TB, pkg string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "gofunc-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "bootstrap")
+	cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, pkg)
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if msg, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("go build %s: %v\n%s", pkg, err, msg)
+	}
+	return out
+}
+
+func functionBinary(t testing.TB) string {
 	t.Helper()
 	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "gofunc-")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		defer os.RemoveAll(dir)
-		out := filepath.Join(dir, "bootstrap")
-		cmd := exec.Command("go", "build", "-trimpath", "-ldflags=-s -w", "-o", out, "./testdata/gofunc")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if msg, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, msg)
-			return
-		}
-		bootstrap, buildErr = os.ReadFile(out)
+		defer func() {
+			if binPath == "" && buildErr == nil {
+				buildErr = fmt.Errorf("build of testdata/gofunc failed")
+			}
+		}()
+		binPath = buildFunction(t, "./testdata/gofunc")
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
-	return bootstrap
+	return binPath
 }
 
 // zipBinary packages bin as an executable bootstrap.
 func zipBinary(bin []byte) []byte {
 	var buf bytes.Buffer
 	zw := zip.NewWriter(&buf)
-	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Deflate}
+	h := &zip.FileHeader{Name: "bootstrap", Method: zip.Store}
 	h.SetMode(0o755)
 	w, _ := zw.CreateHeader(h)
 	_, _ = w.Write(bin)
@@ -80,9 +93,7 @@ func functionZip(t testing.TB, version string) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := w.Write(functionBinary(t)); err != nil {
-		t.Fatal(err)
-	}
+	fmt.Fprintf(w, "#!/bin/sh\nexec %s \"$@\"\n", functionBinary(t))
 	w, _ = zw.Create("version.txt")
 	_, _ = w.Write([]byte(version))
 	if err := zw.Close(); err != nil {
@@ -533,4 +544,24 @@ func upd(t *testing.T, c *lambda.Client, fn string) *string {
 		t.Fatal(err)
 	}
 	return v.Versions[0].CodeSha256
+}
+
+// A real Go binary uploaded as the package's bootstrap (no wrapper).
+func TestBinaryPackage(t *testing.T) {
+	bin, err := os.ReadFile(buildFunction(t, "./testdata/noop"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := startInvoker(t, dataDir(t), newUDPSink(t))
+	ctx := context.Background()
+	if _, err := h.client.CreateFunction(ctx, &lambda.CreateFunctionInput{
+		FunctionName: aws.String("binary"), Runtime: types.RuntimeProvidedal2, Role: aws.String("arn:aws:iam::000000000000:role/r"),
+		Code: &types.FunctionCode{ZipFile: zipBinary(bin)},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := h.client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("binary")})
+	if err != nil || out.FunctionError != nil || string(out.Payload) != `{"ok":true}` {
+		t.Fatalf("invoke: %v %s", err, out.Payload)
+	}
 }
