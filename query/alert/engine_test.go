@@ -1,0 +1,407 @@
+package alert
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fluoro/fluoro/collector/segment"
+	"github.com/fluoro/fluoro/schema/chstore"
+)
+
+// capture is a NotifyFunc recording what it is sent.
+type capture struct {
+	mu   sync.Mutex
+	got  []*Notification
+	fail int // fail this many attempts first
+}
+
+func (c *capture) notify(_ context.Context, _ *Receiver, n *Notification) (int, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fail > 0 {
+		c.fail--
+		return 500, errors.New("HTTP 500")
+	}
+	c.got = append(c.got, n)
+	return 200, nil
+}
+
+func (c *capture) all() []*Notification {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.got)
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func testConfig() Config {
+	c := DefaultConfig()
+	c.WebhookURL = "http://127.0.0.1:9/hook"
+	c.TraceSettle = 50 * time.Millisecond
+	c.TraceMemory = 2 * time.Second
+	c.GroupWait = 200 * time.Millisecond
+	c.GroupInterval = 400 * time.Millisecond
+	c.FlushInterval = 50 * time.Millisecond
+	c.NotifyBackoff = 10 * time.Millisecond
+	return c
+}
+
+// startEngine runs an engine over st with a capturing webhook receiver
+// until the test ends (or stop is called).
+func startEngine(t *testing.T, cfg Config, st Store) (*Engine, *capture, func()) {
+	t.Helper()
+	c := &capture{}
+	e, err := New(cfg, Settings{Store: st, Notifiers: map[string]NotifyFunc{ReceiverWebhook: c.notify}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	select {
+	case <-e.Ready():
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			if err := <-done; err != nil {
+				t.Errorf("Run: %v", err)
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return e, c, stop
+}
+
+// span builds a span of trace tid.
+func span(tid, id, parent, service string, seg bool, fault bool) segment.Span {
+	now := float64(time.Now().UnixNano()) / 1e9
+	return segment.Span{TraceID: tid, ID: id, ParentID: parent, SegmentID: id, Service: service, Name: service, Origin: "AWS::EC2::Instance",
+		IsSegment: seg, StartTime: now - 0.1, EndTime: now, Fault: fault}
+}
+
+// testEpoch is the epoch of the test traces' ids (one for the whole run,
+// so that tid(n) names the same trace every time).
+var testEpoch = time.Now().Unix()
+
+func tid(n int) string { return fmt.Sprintf("1-%08x-%024x", testEpoch, n) }
+
+func TestPerTraceExactlyOnce(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	e, c, _ := startEngine(t, testConfig(), st)
+	ctx := context.Background()
+	if _, err := e.CreateRule(ctx, Rule{Name: "payments faults", Filter: `service("payments") { fault }`,
+		Condition: Condition{Kind: KindTrace, Window: Duration(time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{}
+	// 5 traces whose payments segment faults, in one document.
+	for i := range 5 {
+		id := tid(i)
+		want[id] = true
+		e.ObserveSpans(id, []segment.Span{span(id, "a1", "", "frontend", true, true), span(id, "b1", "a1", "payments", true, true)})
+	}
+	// 5 traces whose failing payments segment arrives after the root,
+	// in a later update (the live feed publishes them separately).
+	for i := 5; i < 10; i++ {
+		id := tid(i)
+		want[id] = true
+		e.ObserveSpans(id, []segment.Span{span(id, "a1", "", "frontend", true, false)})
+	}
+	// Non-matching: payments fine, or another service faulting.
+	for i := 10; i < 15; i++ {
+		id := tid(i)
+		e.ObserveSpans(id, []segment.Span{span(id, "a1", "", "frontend", true, true), span(id, "b1", "a1", "payments", true, false)})
+		e.ObserveSpans(id, []segment.Span{span(id, "c1", "a1", "orders", true, true)})
+	}
+	// The roots alone are evaluated (no match) while the first five are
+	// notified.
+	waitFor(t, 3*time.Second, "first notification", func() bool { return len(c.all()) == 1 })
+	for i := 5; i < 10; i++ {
+		id := tid(i)
+		e.ObserveSpans(id, []segment.Span{span(id, "b1", "a1", "payments", true, true)})
+	}
+	// Documents of matching traces arriving again (retries) or later:
+	// no second match.
+	for i := range 3 {
+		id := tid(i)
+		e.ObserveSpans(id, []segment.Span{span(id, "b1", "a1", "payments", true, true), span(id, "x1", "b1", "db", false, true)})
+	}
+	waitFor(t, 5*time.Second, "10 matching traces notified", func() bool {
+		n := 0
+		for _, x := range c.all() {
+			n += len(x.SampleTraceIDs)
+		}
+		return n >= 10
+	})
+	time.Sleep(700 * time.Millisecond) // a group interval: nothing more comes
+	seen := map[string]int{}
+	for _, n := range c.all() {
+		if n.State != StateFiring || n.Rule.ID != "payments-faults" {
+			t.Fatalf("unexpected notification %+v", n)
+		}
+		for _, id := range n.SampleTraceIDs {
+			seen[id]++
+		}
+	}
+	for id := range want {
+		if seen[id] != 1 {
+			t.Errorf("trace %s notified %d times, want once", id, seen[id])
+		}
+	}
+	for id, n := range seen {
+		if !want[id] {
+			t.Errorf("trace %s does not match but was notified %d times", id, n)
+		}
+	}
+	// A burst is grouped: the first 5 in the first notification (group
+	// wait), the late ones in one more.
+	if got := len(c.all()); got != 2 {
+		t.Errorf("%d notifications, want 2 (grouped)", got)
+	}
+	rs, err := e.Rule("payments-faults")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rs.Status.State != StateFiring || rs.Status.Counts.Matching != 10 || rs.Status.RootCause == nil || rs.Status.RootCause.Name != "payments" {
+		t.Fatalf("status = %+v", rs.Status)
+	}
+	if s := e.Stats(); s.TraceMatches != 10 {
+		t.Fatalf("stats %+v: want 10 matches", s)
+	}
+}
+
+func TestPerTraceResolvesAndGroups(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	cfg := testConfig()
+	cfg.Samples = 3
+	e, c, _ := startEngine(t, cfg, st)
+	if _, err := e.CreateRule(context.Background(), Rule{ID: "f", Name: "faults", Filter: "fault", Severity: "critical",
+		Labels: map[string]string{"team": "shop"}, Condition: Condition{Kind: KindTrace, Window: Duration(time.Second)}}); err != nil {
+		t.Fatal(err)
+	}
+	// A burst of 100 faulting traces: one notification, 3 samples, 100 counted.
+	for i := range 100 {
+		id := tid(1000 + i)
+		e.ObserveSpans(id, []segment.Span{span(id, "a", "", "api", true, true)})
+	}
+	waitFor(t, 3*time.Second, "firing", func() bool { return len(c.all()) >= 1 })
+	waitFor(t, 5*time.Second, "resolved", func() bool { return len(c.all()) >= 2 })
+	ns := c.all()
+	f, r := ns[0], ns[1]
+	if f.State != StateFiring || f.Counts.Matching != 100 || f.Counts.New != 100 || len(f.SampleTraceIDs) != 3 ||
+		len(f.Links.Samples) != 3 || f.Rule.Labels["team"] != "shop" || f.Alert.Seq != 1 || f.Update {
+		t.Fatalf("firing notification %+v", f)
+	}
+	if r.State != StateResolved || r.Alert.ID != f.Alert.ID || r.Alert.EndsAt.IsZero() || r.Alert.Seq != 2 {
+		t.Fatalf("resolved notification %+v", r)
+	}
+	if len(ns) != 2 {
+		t.Fatalf("%d notifications, want 2", len(ns))
+	}
+	e.Flush(context.Background())
+	var states []string
+	for _, ev := range st.snapshotEvents() {
+		states = append(states, ev.State)
+	}
+	if !slices.Equal(states, []string{StateFiring, StateResolved}) {
+		t.Fatalf("history %v", states)
+	}
+}
+
+func TestThresholdStates(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	cfg := testConfig()
+	e, c, stop := startEngine(t, cfg, st)
+	ctx := context.Background()
+	st.setResult(chstore.AlertRatio, chstore.AlertResult{Total: 10, Matching: 1, Value: 0.1})
+	if _, err := e.CreateRule(ctx, Rule{ID: "r", Name: "api faults", Condition: Condition{Kind: KindRatio, Service: "api", Threshold: 0.5, Window: Duration(time.Minute), MinRequests: 5},
+		Interval: Duration(time.Second), For: Duration(1500 * time.Millisecond)}); err != nil {
+		t.Fatal(err)
+	}
+	state := func() string {
+		rs, err := e.Rule("r")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs.Status.State
+	}
+	waitFor(t, 3*time.Second, "an evaluation", func() bool {
+		rs, _ := e.Rule("r")
+		return !rs.Status.LastEvalAt.IsZero()
+	})
+	if s := state(); s != StateInactive {
+		t.Fatalf("state %s, want inactive", s)
+	}
+	st.setResult(chstore.AlertRatio, chstore.AlertResult{Total: 10, Matching: 8, Value: 0.8, TraceIDs: []string{"1-a", "1-b"}})
+	waitFor(t, 3*time.Second, "pending", func() bool { return state() == StatePending })
+	if len(c.all()) != 0 {
+		t.Fatal("notified while pending")
+	}
+	waitFor(t, 4*time.Second, "firing", func() bool { return state() == StateFiring })
+	waitFor(t, time.Second, "notification", func() bool { return len(c.all()) == 1 })
+	n := c.all()[0]
+	if n.State != StateFiring || n.Counts.Matching != 8 || n.Counts.Total != 10 || n.Alert.Value != 0.8 || !slices.Equal(n.SampleTraceIDs, []string{"1-a", "1-b"}) ||
+		n.RootCauseService == nil || n.RootCauseService.Name != "api" {
+		t.Fatalf("notification %+v", n)
+	}
+	// Restart while firing: no second notification, still firing.
+	stop()
+	e2, c2, _ := startEngine(t, cfg, st)
+	if rs, _ := e2.Rule("r"); rs.Status.State != StateFiring || rs.Status.AlertID != n.Alert.ID {
+		t.Fatalf("after restart: %+v", rs.Status)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	if len(c2.all()) != 0 {
+		t.Fatalf("re-notified after restart: %+v", c2.all()[0])
+	}
+	// Below the minimum of requests: resolves.
+	st.setResult(chstore.AlertRatio, chstore.AlertResult{Total: 3, Matching: 3, Value: 1})
+	waitFor(t, 3*time.Second, "resolved", func() bool { return len(c2.all()) == 1 })
+	if r := c2.all()[0]; r.State != StateResolved || r.Alert.ID != n.Alert.ID {
+		t.Fatalf("resolved notification %+v", r)
+	}
+	// The query: service block over the window, bound arguments.
+	st.mu.Lock()
+	q := st.queries[0]
+	st.mu.Unlock()
+	if q.Kind != chstore.AlertRatio || q.End.Sub(q.Start) != time.Minute || q.Having == "" || q.BadHaving == "" || !slices.Contains(q.HavingArgs, any("api")) {
+		t.Fatalf("query %+v", q)
+	}
+}
+
+func TestMuted(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	e, c, _ := startEngine(t, testConfig(), st)
+	ctx := context.Background()
+	now := time.Now()
+	r, err := e.CreateRule(ctx, Rule{ID: "m", Name: "muted", Filter: "fault", Condition: Condition{Kind: KindTrace, Window: Duration(time.Minute)},
+		Mute: []MuteWindow{{Start: now.Add(-time.Hour), End: now.Add(time.Hour)}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := tid(5000)
+	e.ObserveSpans(id, []segment.Span{span(id, "a", "", "api", true, true)})
+	waitFor(t, 3*time.Second, "firing", func() bool { rs, _ := e.Rule("m"); return rs.Status.State == StateFiring })
+	time.Sleep(500 * time.Millisecond)
+	if len(c.all()) != 0 {
+		t.Fatal("notified while muted")
+	}
+	e.Flush(ctx)
+	ds := st.snapshotDeliveries()
+	if len(ds) != 1 || ds[0].Outcome != "muted" {
+		t.Fatalf("deliveries %+v", ds)
+	}
+	// The mute is lifted: the firing alert is notified.
+	r.Mute = nil
+	if _, err := e.PutRule(ctx, "m", r); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "notified after the mute", func() bool { return len(c.all()) == 1 })
+	if n := c.all()[0]; n.State != StateFiring || len(n.SampleTraceIDs) != 1 || n.SampleTraceIDs[0] != id {
+		t.Fatalf("notification %+v", n)
+	}
+}
+
+func TestRuleAPI(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	cfg := testConfig()
+	e, c, _ := startEngine(t, cfg, st)
+	ctx := context.Background()
+	r := Rule{Name: "Count", Condition: Condition{Kind: KindCount, Threshold: 1}}
+	got, err := e.CreateRule(ctx, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ID != "count" || got.Source != SourceAPI || got.CreatedAt.IsZero() {
+		t.Fatalf("CreateRule = %+v", got)
+	}
+	if _, err := e.CreateRule(ctx, r); !errors.Is(err, ErrConflict) {
+		t.Fatalf("second CreateRule = %v, want ErrConflict", err)
+	}
+	var ve *ValidationError
+	if _, err := e.PutRule(ctx, "count", Rule{Name: "x", Condition: Condition{Kind: "nope"}}); !errors.As(err, &ve) {
+		t.Fatalf("PutRule(bad) = %v", err)
+	}
+	if _, err := e.PutRule(ctx, "other", got); !errors.As(err, &ve) {
+		t.Fatalf("PutRule(id mismatch) = %v", err)
+	}
+	if err := e.DeleteRule(ctx, "nope"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("DeleteRule(nope) = %v", err)
+	}
+	// It fires (count 5 > 1), then is deleted: resolved notification.
+	st.setResult(chstore.AlertCount, chstore.AlertResult{Total: 5, Matching: 5, Value: 5})
+	got.Interval = Duration(time.Second)
+	if _, err := e.PutRule(ctx, "count", got); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 40*time.Second, "firing", func() bool { return len(c.all()) == 1 })
+	if err := e.DeleteRule(ctx, "count"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 3*time.Second, "resolved", func() bool { return len(c.all()) == 2 })
+	if n := c.all()[1]; n.State != StateResolved {
+		t.Fatalf("after delete: %+v", n)
+	}
+	if len(e.Rules()) != 0 {
+		t.Fatalf("rules left: %+v", e.Rules())
+	}
+	// Rules survive a restart (stored).
+	if _, err := e.CreateRule(ctx, Rule{ID: "keep", Name: "Keep", Filter: "error", Condition: Condition{Kind: KindTrace}}); err != nil {
+		t.Fatal(err)
+	}
+	e2, _, _ := startEngine(t, cfg, st)
+	if _, err := e2.Rule("keep"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestRootCauseService(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		spans []segment.Span
+		want  *ServiceRef
+	}{
+		{"ok trace: entry point", []segment.Span{span("t", "a", "", "web", true, false), span("t", "b", "a", "api", true, false)},
+			&ServiceRef{Name: "web", Type: "AWS::EC2::Instance"}},
+		{"deepest fault", []segment.Span{span("t", "a", "", "web", true, true), span("t", "b", "a", "api", true, true), span("t", "c", "b", "db", true, false)},
+			&ServiceRef{Name: "api", Type: "AWS::EC2::Instance"}},
+		{"inferred node", []segment.Span{span("t", "a", "", "web", true, true),
+			func() segment.Span {
+				s := span("t", "s", "a", "web", false, true)
+				s.Name, s.Namespace = "DynamoDB", "aws"
+				return s
+			}()}, &ServiceRef{Name: "DynamoDB", Type: "AWS::DynamoDB"}},
+		{"error only", []segment.Span{span("t", "a", "", "web", true, false),
+			func() segment.Span { s := span("t", "b", "a", "auth", true, false); s.HTTPStatus = 403; return s }()},
+			&ServiceRef{Name: "auth", Type: "AWS::EC2::Instance"}},
+	} {
+		got := rootCauseService(tc.spans)
+		if got == nil || *got != *tc.want {
+			t.Errorf("%s: rootCauseService = %+v, want %+v", tc.name, got, tc.want)
+		}
+	}
+}
