@@ -10,6 +10,7 @@ var (
 	qualifierRE    = regexp.MustCompile(`^(\$LATEST|[a-zA-Z0-9_-]{1,128})$`)
 	aliasNameRE    = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
 	versionRE      = regexp.MustCompile(`^[0-9]{1,10}$`)
+	accountRE      = regexp.MustCompile(`^[0-9]{12}$`)
 	envKeyRE       = regexp.MustCompile(`^[a-zA-Z]([a-zA-Z0-9_])+$`)
 )
 
@@ -25,7 +26,7 @@ func parseFunctionName(s string) (name, qualifier string, err error) {
 	switch {
 	case len(parts) >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function":
 		parts = parts[6:]
-	case len(parts) >= 3 && parts[1] == "function" && versionRE.MatchString(parts[0]):
+	case len(parts) >= 3 && parts[1] == "function" && accountRE.MatchString(parts[0]):
 		parts = parts[2:]
 	}
 	switch len(parts) {
