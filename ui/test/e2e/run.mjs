@@ -136,6 +136,8 @@ async function main() {
     }
     preview = await startPreview();
     base = preview.url;
+    // Never leave the preview server behind, whatever happens below.
+    process.on('exit', () => preview.stop());
   }
   base = base.replace(/\/+$/, '');
   report.baseURL = base;
