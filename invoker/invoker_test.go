@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
 	"net"
 	"os"
 	"os/exec"
@@ -285,6 +287,15 @@ func TestLambdaAPIEndToEnd(t *testing.T) {
 		cfg, err := c.GetFunctionConfiguration(ctx, &lambda.GetFunctionConfigurationInput{FunctionName: aws.String(arn)})
 		if err != nil || cfg.Environment.Variables["GREETING"] != "hello" || aws.ToInt32(cfg.Timeout) != 5 {
 			t.Fatalf("GetFunctionConfiguration: %+v %v", cfg, err)
+		}
+		resp, err := http.Get(aws.ToString(got.Code.Location))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkg, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || !bytes.HasPrefix(pkg, []byte("PK")) {
+			t.Errorf("Code.Location %s: %d, %d bytes", aws.ToString(got.Code.Location), resp.StatusCode, len(pkg))
 		}
 		list, err := c.ListFunctions(ctx, &lambda.ListFunctionsInput{})
 		if err != nil || len(list.Functions) != 1 || aws.ToString(list.Functions[0].FunctionName) != fn {
