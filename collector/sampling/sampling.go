@@ -151,17 +151,20 @@ type Service struct {
 	// writeMu serializes rule changes (check, then write).
 	writeMu sync.Mutex
 
-	mu        sync.Mutex
-	rules     []RuleRecord // cached, with Default; nil: reload
-	lastMod   time.Time
-	rulesAt   time.Time
-	clients   map[string]map[string]clientStat // rule → client id → last report (this process)
-	peers     map[string]map[string]clientStat // the same, read from the store
-	peersAt   time.Time
-	pending   []Statistic // reports not yet written to the store
-	flushing  bool
-	lastFlush time.Time
-	lastWarn  time.Time
+	mu      sync.Mutex
+	rules   []RuleRecord // cached, with Default; nil: reload
+	lastMod time.Time
+	rulesAt time.Time
+	// lastGood is the last rule set read, served while the store fails.
+	lastGood    []RuleRecord
+	lastGoodMod time.Time
+	clients     map[string]map[string]clientStat // rule → client id → last report (this process)
+	peers       map[string]map[string]clientStat // the same, read from the store
+	peersAt     time.Time
+	pending     []Statistic // reports not yet written to the store
+	flushing    bool
+	lastFlush   time.Time
+	lastWarn    time.Time
 }
 
 // New returns a Service over store (nil: a new MemoryStore, so rules and
@@ -192,6 +195,15 @@ func (s *Service) Rules(ctx context.Context) ([]RuleRecord, time.Time, error) {
 	s.mu.Unlock()
 	stored, last, err := s.store.SamplingRules(ctx)
 	if err != nil {
+		s.mu.Lock()
+		good, goodMod := s.lastGood, s.lastGoodMod
+		s.mu.Unlock()
+		if good != nil && ctx.Err() == nil {
+			// SDKs keep sampling with the rules they know; a collector
+			// whose database is away keeps granting quotas for them.
+			s.warn("reading sampling rules failed; serving the last rules read", err)
+			return good, goodMod, nil
+		}
 		return nil, time.Time{}, fmt.Errorf("load sampling rules: %w", err)
 	}
 	rs := make([]RuleRecord, 0, len(stored)+1)
@@ -221,6 +233,7 @@ func (s *Service) Rules(ctx context.Context) ([]RuleRecord, time.Time, error) {
 	})
 	s.mu.Lock()
 	s.rules, s.lastMod, s.rulesAt = rs, last, now
+	s.lastGood, s.lastGoodMod = rs, last
 	s.mu.Unlock()
 	return rs, last, nil
 }

@@ -491,3 +491,68 @@ func TestStatisticSummaries(t *testing.T) {
 		t.Fatalf("summaries %v\nwant %v", got, want)
 	}
 }
+
+// failingStore fails every call once broken is set.
+type failingStore struct {
+	*MemoryStore
+	mu     sync.Mutex
+	broken bool
+}
+
+func (f *failingStore) fail() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.broken {
+		return fmt.Errorf("clickhouse: connection refused")
+	}
+	return nil
+}
+
+func (f *failingStore) SamplingRules(ctx context.Context) ([]RuleRecord, time.Time, error) {
+	if err := f.fail(); err != nil {
+		return nil, time.Time{}, err
+	}
+	return f.MemoryStore.SamplingRules(ctx)
+}
+
+func (f *failingStore) WriteSamplingStatistics(ctx context.Context, st []Statistic) error {
+	if err := f.fail(); err != nil {
+		return err
+	}
+	return f.MemoryStore.WriteSamplingStatistics(ctx, st)
+}
+
+func (f *failingStore) SamplingStatistics(ctx context.Context, since time.Time) ([]Statistic, error) {
+	if err := f.fail(); err != nil {
+		return nil, err
+	}
+	return f.MemoryStore.SamplingStatistics(ctx, since)
+}
+
+// TestStoreOutage: while the store fails, SDKs still get the last rules
+// read and quotas for them; without any rules read, the error shows.
+func TestStoreOutage(t *testing.T) {
+	ctx := context.Background()
+	clk := &clock{t: time.Unix(1_700_000_000, 0)}
+	store := &failingStore{MemoryStore: NewMemoryStore()}
+	fresh := New(store, Options{Now: clk.Now})
+	svc := New(store, Options{Now: clk.Now})
+	if _, err := store.PutSamplingRule(ctx, RuleRecord{Rule: Rule{RuleName: "r", RuleARN: "arn:r", ResourceARN: "*", Priority: 1, FixedRate: 0.5,
+		ReservoirSize: 4, ServiceName: "*", ServiceType: "*", Host: "*", HTTPMethod: "*", URLPath: "*", Version: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if rs, _, err := svc.Rules(ctx); err != nil || len(rs) != 2 {
+		t.Fatalf("Rules: %v, %v", rs, err)
+	}
+	store.mu.Lock()
+	store.broken = true
+	store.mu.Unlock()
+	clk.Add(time.Minute)
+	out, err := svc.Targets(ctx, []StatisticsDocument{{RuleName: "r", ClientID: strings.Repeat("a", 24), Timestamp: clk.Now(), RequestCount: 3}})
+	if err != nil || len(out.SamplingTargetDocuments) != 1 || out.SamplingTargetDocuments[0].ReservoirQuota != 4 {
+		t.Fatalf("Targets during the outage: %+v, %v", out, err)
+	}
+	if _, _, err := fresh.Rules(ctx); err == nil || !strings.Contains(err.Error(), "connection refused") {
+		t.Fatalf("Rules of a Service that never read any: %v, want the store's error", err)
+	}
+}
