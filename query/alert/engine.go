@@ -208,8 +208,11 @@ func (e *Engine) Run(ctx context.Context) error {
 	if err := e.load(ctx); err != nil {
 		return err
 	}
+	e.mu.Lock()
+	nrules := len(e.rules)
+	e.mu.Unlock()
 	close(e.loaded)
-	e.log.Info("alerting running", "rules", len(e.rules), "receivers", len(e.receivers))
+	e.log.Info("alerting running", "rules", nrules, "receivers", len(e.receivers))
 
 	workCtx, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
