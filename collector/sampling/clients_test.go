@@ -391,3 +391,67 @@ func TestCentralizedSamplingEndToEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestRulesPersistAcrossRestart: rules (the Default rule's edits included)
+// and statistics written through one Service over ClickHouse are what a
+// new Service over a new connection (a restarted process) serves.
+func TestRulesPersistAcrossRestart(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	db := chtest.New(t)
+	serve := func() *xray.Client {
+		store, err := chstore.Open(ctx, db.DSN, chstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { store.Close() })
+		return v2Client(newServer(t, New(store, Options{})).URL)
+	}
+	c := serve()
+	created, err := c.CreateSamplingRule(ctx, &xray.CreateSamplingRuleInput{SamplingRule: &types.SamplingRule{
+		RuleName: aws.String("api"), ResourceARN: aws.String("*"), Priority: aws.Int32(7), FixedRate: 0.3, ReservoirSize: 2,
+		ServiceName: aws.String("api"), ServiceType: aws.String("AWS::ECS::Container"), Host: aws.String("*"), HTTPMethod: aws.String("*"),
+		URLPath: aws.String("/v1/*"), Version: aws.Int32(1), Attributes: map[string]string{"x": "y"},
+		SamplingRateBoost: &types.SamplingRateBoost{MaxRate: 0.9, CooldownWindowMinutes: 5}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.UpdateSamplingRule(ctx, &xray.UpdateSamplingRuleInput{SamplingRuleUpdate: &types.SamplingRuleUpdate{
+		RuleName: aws.String("Default"), FixedRate: aws.Float64(0.2)}}); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	if _, err := c.GetSamplingTargets(ctx, &xray.GetSamplingTargetsInput{SamplingStatisticsDocuments: []types.SamplingStatisticsDocument{
+		{RuleName: aws.String("api"), ClientID: aws.String(strings.Repeat("f", 24)), Timestamp: &now, RequestCount: 11, SampledCount: 4}}}); err != nil {
+		t.Fatal(err)
+	}
+	describe := func(c *xray.Client) string {
+		t.Helper()
+		out, err := c.GetSamplingRules(ctx, &xray.GetSamplingRulesInput{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b strings.Builder
+		for _, r := range out.SamplingRuleRecords {
+			s := r.SamplingRule
+			fmt.Fprintf(&b, "%s %s %d %v %d %s %s %s %s %s %v %v created %v modified %v\n", aws.ToString(s.RuleName), aws.ToString(s.RuleARN),
+				aws.ToInt32(s.Priority), s.FixedRate, s.ReservoirSize, aws.ToString(s.ServiceName), aws.ToString(s.ServiceType),
+				aws.ToString(s.URLPath), aws.ToString(s.HTTPMethod), aws.ToString(s.Host), s.Attributes, s.SamplingRateBoost != nil,
+				aws.ToTime(r.CreatedAt).UnixMicro(), aws.ToTime(r.ModifiedAt).UnixMicro())
+		}
+		return b.String()
+	}
+	before := describe(c)
+	c2 := serve()
+	if after := describe(c2); after != before {
+		t.Fatalf("rules after a restart:\n%s\nwant\n%s", after, before)
+	}
+	if !strings.Contains(before, "Default arn:aws:xray:us-east-1:000000000000:sampling-rule/Default 10000 0.2 1 ") ||
+		!strings.Contains(before, fmt.Sprintf("created %d", created.SamplingRuleRecord.CreatedAt.UnixMicro())) {
+		t.Fatalf("rules:\n%s", before)
+	}
+	sums, err := c2.GetSamplingStatisticSummaries(ctx, &xray.GetSamplingStatisticSummariesInput{})
+	if err != nil || len(sums.SamplingStatisticSummaries) != 1 || sums.SamplingStatisticSummaries[0].RequestCount != 11 {
+		t.Fatalf("statistics after a restart: %+v, %v", sums, err)
+	}
+}
