@@ -397,6 +397,9 @@ func (s *Service) update(ctx context.Context, in *updateInput) (recordOutput, er
 	if err != nil {
 		return recordOutput{}, fmt.Errorf("update sampling rule: %w", err)
 	}
+	if rec.Rule.RuleName == DefaultRuleName {
+		rec.CreatedAt = time.Time{} // as GetSamplingRules reports it
+	}
 	return recordOutput{toWire(rec)}, nil
 }
 
