@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/fluoro/fluoro/schema"
 	"github.com/fluoro/fluoro/schema/chstore"
+	"github.com/fluoro/fluoro/schema/chtest"
 )
 
 func TestGroups(t *testing.T) {
@@ -175,5 +178,58 @@ func TestSamplingStatistics(t *testing.T) {
 	}
 	if sums, err := s.SamplingStatisticSummaries(ctx, w.Add(-time.Minute), w.Add(2*time.Second), 10*time.Second); err != nil || len(sums) != 2 || sums[0].RequestCount != 10 {
 		t.Fatalf("summaries before the third report = %+v, %v", sums, err)
+	}
+}
+
+// TestGroupsSamplingCluster runs groups, rules and statistics through the
+// Distributed tables of the cluster layout (see TestClusterLayout).
+func TestGroupsSamplingCluster(t *testing.T) {
+	t.Parallel()
+	srv := chtest.NewServer(t)
+	ctx := context.Background()
+	name := chtest.UniqueName(t)
+	t.Cleanup(func() { srv.Exec(t, "DROP DATABASE IF EXISTS "+name) })
+	if _, err := schema.Migrate(ctx, srv.Conn, schema.Options{Database: name, Cluster: "fluoro_local", NoZooKeeper: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, table := range []string{"groups", "sampling_rules", "sampling_stats"} {
+		if n := srv.Count(t, "SELECT count() FROM system.tables WHERE database = ? AND name = ? AND engine = 'Distributed'", name, table); n != 1 {
+			t.Fatalf("%s is not a Distributed table", table)
+		}
+	}
+	s, err := chstore.Open(ctx, strings.TrimSuffix(srv.DSN, srv.Name)+name, chstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for _, expr := range []string{"fault", "error"} {
+		if _, err := s.PutGroup(ctx, chstore.Group{Name: "a", ARN: "arn:a", FilterExpression: expr}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if g, err := s.Group(ctx, "arn:a"); err != nil || g.FilterExpression != "error" {
+		t.Fatalf("Group = %+v, %v", g, err)
+	}
+	if err := s.DeleteGroup(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if gs, err := s.Groups(ctx); err != nil || len(gs) != 0 {
+		t.Fatalf("Groups after delete = %+v, %v", gs, err)
+	}
+	if _, err := s.PutSamplingRule(ctx, chstore.SamplingRuleRecord{Rule: chstore.SamplingRule{RuleName: "r", Priority: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if rs, last, err := s.SamplingRules(ctx); err != nil || len(rs) != 1 || last.IsZero() {
+		t.Fatalf("SamplingRules = %+v, %v, %v", rs, last, err)
+	}
+	now := time.Now()
+	if err := s.WriteSamplingStatistics(ctx, []chstore.SamplingStatistic{{RuleName: "r", ClientID: "c", Timestamp: now, Received: now, RequestCount: 3}}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.SamplingStatistics(ctx, now.Add(-time.Minute)); err != nil || len(st) != 1 || st[0].RequestCount != 3 {
+		t.Fatalf("SamplingStatistics = %+v, %v", st, err)
+	}
+	if sums, err := s.SamplingStatisticSummaries(ctx, now.Add(-time.Minute), now.Add(time.Minute), 10*time.Second); err != nil || len(sums) != 1 {
+		t.Fatalf("SamplingStatisticSummaries = %+v, %v", sums, err)
 	}
 }
