@@ -22,4 +22,5 @@ bench:
 	deploy/scripts/bench.sh
 
 clean:
-	rm -rf fluoro ui/dist/assets .fluoro
+	rm -rf fluoro .fluoro
+	find ui/dist -mindepth 1 ! -name placeholder.html -delete

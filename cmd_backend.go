@@ -15,6 +15,7 @@ import (
 	"github.com/fluoro/fluoro/collector"
 	"github.com/fluoro/fluoro/collector/segment"
 	"github.com/fluoro/fluoro/query/api"
+	"github.com/fluoro/fluoro/query/graphstore"
 	"github.com/fluoro/fluoro/query/live"
 	"github.com/fluoro/fluoro/schema"
 	"github.com/fluoro/fluoro/schema/chserver"
@@ -114,9 +115,11 @@ func runQuery(ctx context.Context, args []string, _, stderr io.Writer) error {
 	sc.RegisterFlags(fs)
 	ac := api.DefaultConfig()
 	ac.RegisterFlags(fs)
+	gc := graphstore.DefaultConfig()
+	gc.RegisterFlags(fs)
 	var uc ui.Config
 	uc.RegisterFlags(fs)
-	if err := parseFlags(fs, args, &lc, &sc, &ac, &uc); err != nil {
+	if err := parseFlags(fs, args, &lc, &sc, &ac, &gc, &uc); err != nil {
 		return err
 	}
 	log := lc.logger(stderr)
@@ -129,9 +132,18 @@ func runQuery(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	graph, err := graphstore.New(gc, graphstore.Settings{Logger: log.With("component", "graph"), Store: st.store})
+	if err != nil {
+		return err
+	}
+	go func() {
+		if err := graph.Run(ctx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("service graph refresh stopped", "err", err)
+		}
+	}()
 	var srv *api.Server
 	extra := frontMux(nil, nil, nil, dash, func(w io.Writer) { srv.WriteMetrics(w) })
-	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra})
+	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra, Graph: graph})
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/fluoro/fluoro/collector"
 	"github.com/fluoro/fluoro/deploy/demo"
 	"github.com/fluoro/fluoro/query/api"
+	"github.com/fluoro/fluoro/query/graphstore"
 	"github.com/fluoro/fluoro/query/live"
 	"github.com/fluoro/fluoro/schema"
 	"github.com/fluoro/fluoro/schema/chserver"
@@ -61,11 +62,13 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cc.RegisterFlags(fs)
 	ac := api.DefaultConfig()
 	ac.RegisterFlags(fs)
+	gc := graphstore.DefaultConfig()
+	gc.RegisterFlags(fs)
 	var dc ui.Config
 	dc.RegisterFlags(fs)
 	ic := newInvokerConfig()
 	ic.RegisterFlags(fs)
-	if err := parseFlags(fs, args, &lc, &uc, &sc, &chc, &cc, &ac, &dc, ic); err != nil {
+	if err := parseFlags(fs, args, &lc, &uc, &sc, &chc, &cc, &ac, &gc, &dc, ic); err != nil {
 		return err
 	}
 	if !flagSet(fs, "clickhouse-dir") {
@@ -103,9 +106,13 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if inv != nil {
 		lambda = inv.handler()
 	}
+	graph, err := graphstore.New(gc, graphstore.Settings{Logger: log.With("component", "graph"), Store: st.store})
+	if err != nil {
+		return err
+	}
 	var srv *api.Server
 	extra := frontMux(col, hub, lambda, dash, func(w io.Writer) { srv.WriteMetrics(w) })
-	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra})
+	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra, Graph: graph})
 	if err != nil {
 		return err
 	}
@@ -126,6 +133,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	start("collector", col.Run)
 	start("api", srv.Run)
+	start("graph", graph.Run)
 	start("live hub", hub.Run)
 	start("live feed", feed.Run)
 	if inv != nil {
