@@ -407,7 +407,7 @@ func TestScaleOutAndReservedConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			res, err := e.Invoke(context.Background(), s, newReq(`{"op":"sleep","ms":300}`))
+			res, err := e.Invoke(context.Background(), s, newReq(`{"op":"sleep","ms":1000}`))
 			if err != nil {
 				t.Error(err)
 				return
