@@ -522,7 +522,11 @@ func (f *Functions) Drive(ctx context.Context) error {
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				f.count(f.Call(ctx, f.RandomEvent()))
+				res, err := f.Call(ctx, f.RandomEvent())
+				if err != nil && ctx.Err() != nil {
+					return // cut short by the end of the drive
+				}
+				f.count(res, err)
 			}()
 		}
 	}
