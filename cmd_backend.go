@@ -9,10 +9,12 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/VictoriaMetrics/metrics"
 
 	"github.com/fluoro/fluoro/collector"
+	"github.com/fluoro/fluoro/collector/sampling"
 	"github.com/fluoro/fluoro/collector/segment"
 	"github.com/fluoro/fluoro/query/api"
 	"github.com/fluoro/fluoro/query/graphstore"
@@ -28,7 +30,18 @@ var (
 	_ collector.Sink  = (*chstore.Store)(nil)
 	_ api.TraceReader = (*chstore.Store)(nil)
 	_ collector.Sink  = (*live.Feed)(nil)
+	_ sampling.Store  = (*chstore.Store)(nil)
+	_ api.GroupStore  = (*chstore.Store)(nil)
 )
+
+// flushSampling writes the sampling statistics still buffered (shutdown path).
+func flushSampling(log *slog.Logger, samp *sampling.Service) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := samp.Flush(ctx); err != nil {
+		log.Warn("flush sampling statistics", "err", err)
+	}
+}
 
 func init() {
 	commands["migrate"] = command{"create or upgrade the ClickHouse schema and exit", runMigrate}
@@ -100,7 +113,9 @@ func runCollector(ctx context.Context, args []string, _, stderr io.Writer) error
 		return err
 	}
 	defer closeLogged(log, "storage", st)
-	col, err := collector.New(cc, collector.Settings{Logger: log.With("component", "collector"), Sink: st.store})
+	samp := sampling.New(st.store, sampling.Options{Logger: log.With("component", "sampling")})
+	defer flushSampling(log, samp)
+	col, err := collector.New(cc, collector.Settings{Logger: log.With("component", "collector"), Sink: st.store, Sampling: samp})
 	if err != nil {
 		return err
 	}
@@ -132,6 +147,8 @@ func runQuery(ctx context.Context, args []string, _, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	samp := sampling.New(st.store, sampling.Options{Logger: log.With("component", "sampling")})
+	defer flushSampling(log, samp)
 	graph, err := graphstore.New(gc, graphstore.Settings{Logger: log.With("component", "graph"), Store: st.store})
 	if err != nil {
 		return err
@@ -143,7 +160,7 @@ func runQuery(ctx context.Context, args []string, _, stderr io.Writer) error {
 	}()
 	var srv *api.Server
 	extra := frontMux(nil, nil, nil, dash, func(w io.Writer) { srv.WriteMetrics(w) })
-	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra, Graph: graph})
+	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra, Graph: graph, Groups: st.store, Sampling: samp})
 	if err != nil {
 		return err
 	}

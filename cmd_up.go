@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fluoro/fluoro/collector"
+	"github.com/fluoro/fluoro/collector/sampling"
 	"github.com/fluoro/fluoro/deploy/demo"
 	"github.com/fluoro/fluoro/query/api"
 	"github.com/fluoro/fluoro/query/graphstore"
@@ -85,11 +86,14 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	defer closeLogged(log, "storage", st)
 
+	samp := sampling.New(st.store, sampling.Options{Logger: log.With("component", "sampling")})
+	defer flushSampling(log, samp)
 	hub := live.NewHub(live.DefaultHubConfig(), log, live.CompileFilter)
 	feed := live.NewFeed(live.DefaultFeedConfig(), hub, log)
 	col, err := collector.New(cc, collector.Settings{
-		Logger: log.With("component", "collector"),
-		Sink:   teeSink{primary: st.store, bestEffort: []collector.Sink{feed}},
+		Logger:   log.With("component", "collector"),
+		Sink:     teeSink{primary: st.store, bestEffort: []collector.Sink{feed}},
+		Sampling: samp,
 	})
 	if err != nil {
 		return err
@@ -112,7 +116,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	var srv *api.Server
 	extra := frontMux(col, hub, lambda, dash, func(w io.Writer) { srv.WriteMetrics(w) })
-	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra, Graph: graph})
+	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra, Graph: graph, Groups: st.store, Sampling: samp})
 	if err != nil {
 		return err
 	}

@@ -62,9 +62,10 @@ if [ -f package.json ]; then
   npm test --silent
   npm run --silent build
   if [ "${SKIP_E2E:-0}" != "1" ] && grep -q '"e2e"' package.json; then
-    echo "== dashboard: end to end in headless Chromium"
-    go build -o "$work/fluoro" .
-    FLUORO_BIN="$work/fluoro" FLUORO_TEST_CLICKHOUSE="$FLUORO_TEST_CLICKHOUSE" npm run --silent e2e
+    echo "== dashboard: end to end in headless Chromium against the real system"
+    go build -o "$work/fluoro" .   # again: now it embeds the dashboard just built
+    go build -o "$work/e2e" ./deploy/e2e
+    FLUORO_BIN="$work/fluoro" "$work/e2e"
   fi
 fi
 echo "== all tests passed"
