@@ -545,6 +545,8 @@ type Status struct {
 	Muted          bool        `json:"muted"`
 	// Undelivered counts notifications still being delivered.
 	Undelivered int `json:"undelivered"`
+	// Summary describes the alert's values in one line.
+	Summary string `json:"summary,omitempty"`
 	// Error is the last evaluation error (a failed query, a missing
 	// group), cleared by the next success.
 	Error string `json:"error,omitempty"`
@@ -559,6 +561,9 @@ func (e *Engine) statusLocked(ent *ruleEntry, now time.Time) RuleStatus {
 		s.Counts = Counts{Matching: st.Matching, Total: st.Total, New: st.NewCount}
 		s.SampleTraceIDs = slices.Clone(st.Samples)
 		s.RootCause, s.Notified, s.NotifiedAt, s.Undelivered = st.RootService, st.Notified, st.NotifiedAt, len(st.Outbox)
+		if st.State != StateInactive && st.State != "" {
+			s.Summary = e.summary(ent, st, st.State)
+		}
 		if !st.LastEvalAt.IsZero() {
 			s.LastEvalAt = st.LastEvalAt
 		}

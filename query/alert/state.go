@@ -81,11 +81,17 @@ const maxBuffered = 100_000
 
 // summary is the one-line description of st.
 func (e *Engine) summary(ent *ruleEntry, st *alertState, state string) string {
+	s := e.describe(ent, st)
+	if state == StateResolved {
+		s += " (resolved)"
+	}
+	return s
+}
+
+// describe is the one-line description of st's values.
+func (e *Engine) describe(ent *ruleEntry, st *alertState) string {
 	r := &ent.rule
 	c := &r.Condition
-	if state == StateResolved && st.State == StateResolved {
-		return fmt.Sprintf("%s resolved", r.Name)
-	}
 	switch c.Kind {
 	case KindTrace:
 		what := "traces match"

@@ -5,11 +5,14 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/fluoro/fluoro/schema/chstore"
 )
 
-// The insights read API. Fluoro does not detect insights yet (the alerting
-// work will), so every operation validates its input like X-Ray and
-// answers with no insights: an empty list, or no Insight.
+// The insights read API. Every operation validates its input like X-Ray.
+// With an alerting engine (Settings.Alerts) the answers project its alerts
+// (insights_alerts.go); without one there are no insights: an empty list,
+// or no Insight.
 
 // insightMaxAge is how far back insight time ranges may start (X-Ray: 30
 // days); impactGraphMaxWindow bounds GetInsightImpactGraph (six hours).
@@ -72,12 +75,18 @@ type getInsightSummariesInput struct {
 	NextToken  *string
 }
 
-// insightSummary is X-Ray's InsightSummary (none are produced yet).
-type insightSummary struct{}
-
 type getInsightSummariesOutput struct {
-	InsightSummaries []insightSummary `json:"InsightSummaries"`
-	NextToken        *string          `json:"NextToken,omitempty"`
+	InsightSummaries []insightSummaryOut `json:"InsightSummaries"`
+	NextToken        *string             `json:"NextToken,omitempty"`
+}
+
+// checkInsightToken accepts the NextTokens this server issues (with
+// alerts) and rejects any other.
+func (s *Server) checkInsightToken(tok *string) (int, error) {
+	if s.alerts == nil {
+		return 0, checkNoToken(tok)
+	}
+	return insightToken(tok)
 }
 
 func (s *Server) handleGetInsightSummaries(c echo.Context) error {
@@ -85,7 +94,8 @@ func (s *Server) handleGetInsightSummaries(c echo.Context) error {
 	if err := decodeBody(c, &in); err != nil {
 		return err
 	}
-	if _, _, err := checkInsightRange(in.StartTime, in.EndTime, 0); err != nil {
+	start, end, err := checkInsightRange(in.StartTime, in.EndTime, 0)
+	if err != nil {
 		return err
 	}
 	if len(in.States) > 1 {
@@ -99,16 +109,29 @@ func (s *Server) handleGetInsightSummaries(c echo.Context) error {
 	if in.MaxResults != nil && (*in.MaxResults < 1 || *in.MaxResults > maxInsightResults) {
 		return invalidRequest("MaxResults %d must be 1 to %d", *in.MaxResults, maxInsightResults)
 	}
-	if err := checkNoToken(in.NextToken); err != nil {
+	off, err := s.checkInsightToken(in.NextToken)
+	if err != nil {
 		return err
 	}
 	if in.GroupName == nil && in.GroupARN == nil {
 		return invalidRequest("GroupName or GroupARN is required (the Default group is \"Default\")")
 	}
-	if _, err := s.resolveGroup(c.Request().Context(), in.GroupName, in.GroupARN, false); err != nil {
+	g, err := s.resolveGroup(c.Request().Context(), in.GroupName, in.GroupARN, false)
+	if err != nil {
 		return err
 	}
-	return writeJSON(c, getInsightSummariesOutput{InsightSummaries: []insightSummary{}})
+	if s.alerts != nil {
+		size := maxInsightResults
+		if in.MaxResults != nil {
+			size = *in.MaxResults
+		}
+		out, err := s.alertInsightSummaries(c.Request().Context(), start, end, g, in.States, size, off)
+		if err != nil {
+			return err
+		}
+		return writeJSON(c, out)
+	}
+	return writeJSON(c, getInsightSummariesOutput{InsightSummaries: []insightSummaryOut{}})
 }
 
 type getInsightInput struct {
@@ -123,7 +146,17 @@ func (s *Server) handleGetInsight(c echo.Context) error {
 	if err := checkInsightID(in.InsightId); err != nil {
 		return err
 	}
-	// No insight exists: the output has no Insight member.
+	if s.alerts != nil {
+		ctx := c.Request().Context()
+		ep, ok, err := s.alertEpisode(ctx, *in.InsightId)
+		if err != nil {
+			return err
+		}
+		if ok {
+			return writeJSON(c, map[string]insightBody{"Insight": s.insightOf(ctx, ep, chstore.Group{})})
+		}
+	}
+	// No such insight: the output has no Insight member.
 	return writeJSON(c, struct{}{})
 }
 
@@ -134,8 +167,8 @@ type getInsightEventsInput struct {
 }
 
 type getInsightEventsOutput struct {
-	InsightEvents []struct{} `json:"InsightEvents"`
-	NextToken     *string    `json:"NextToken,omitempty"`
+	InsightEvents []insightEvent `json:"InsightEvents"`
+	NextToken     *string        `json:"NextToken,omitempty"`
 }
 
 func (s *Server) handleGetInsightEvents(c echo.Context) error {
@@ -149,10 +182,22 @@ func (s *Server) handleGetInsightEvents(c echo.Context) error {
 	if in.MaxResults != nil && (*in.MaxResults < 1 || *in.MaxResults > maxInsightEvents) {
 		return invalidRequest("MaxResults %d must be 1 to %d", *in.MaxResults, maxInsightEvents)
 	}
-	if err := checkNoToken(in.NextToken); err != nil {
+	off, err := s.checkInsightToken(in.NextToken)
+	if err != nil {
 		return err
 	}
-	return writeJSON(c, getInsightEventsOutput{InsightEvents: []struct{}{}})
+	if s.alerts != nil {
+		size := maxInsightEvents
+		if in.MaxResults != nil {
+			size = *in.MaxResults
+		}
+		evs, next, err := s.alertInsightEvents(c.Request().Context(), *in.InsightId, size, off)
+		if err != nil {
+			return err
+		}
+		return writeJSON(c, getInsightEventsOutput{InsightEvents: evs, NextToken: next})
+	}
+	return writeJSON(c, getInsightEventsOutput{InsightEvents: []insightEvent{}})
 }
 
 type getInsightImpactGraphInput struct {
@@ -163,13 +208,13 @@ type getInsightImpactGraphInput struct {
 }
 
 type getInsightImpactGraphOutput struct {
-	InsightId             string     `json:"InsightId"`
-	StartTime             float64    `json:"StartTime"`
-	EndTime               float64    `json:"EndTime"`
-	ServiceGraphStartTime float64    `json:"ServiceGraphStartTime"`
-	ServiceGraphEndTime   float64    `json:"ServiceGraphEndTime"`
-	Services              []struct{} `json:"Services"`
-	NextToken             *string    `json:"NextToken,omitempty"`
+	InsightId             string          `json:"InsightId"`
+	StartTime             float64         `json:"StartTime"`
+	EndTime               float64         `json:"EndTime"`
+	ServiceGraphStartTime float64         `json:"ServiceGraphStartTime"`
+	ServiceGraphEndTime   float64         `json:"ServiceGraphEndTime"`
+	Services              []impactService `json:"Services"`
+	NextToken             *string         `json:"NextToken,omitempty"`
 }
 
 func (s *Server) handleGetInsightImpactGraph(c echo.Context) error {
@@ -187,8 +232,18 @@ func (s *Server) handleGetInsightImpactGraph(c echo.Context) error {
 	if err := checkNoToken(in.NextToken); err != nil {
 		return err
 	}
+	services := []impactService{}
+	if s.alerts != nil {
+		ep, ok, err := s.alertEpisode(c.Request().Context(), *in.InsightId)
+		if err != nil {
+			return err
+		}
+		if ok {
+			services = s.alertImpactServices(ep)
+		}
+	}
 	return writeJSON(c, getInsightImpactGraphOutput{
 		InsightId: *in.InsightId, StartTime: epochSeconds(start), EndTime: epochSeconds(end),
-		ServiceGraphStartTime: epochSeconds(start), ServiceGraphEndTime: epochSeconds(end), Services: []struct{}{},
+		ServiceGraphStartTime: epochSeconds(start), ServiceGraphEndTime: epochSeconds(end), Services: services,
 	})
 }

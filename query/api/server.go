@@ -50,6 +50,10 @@ type Settings struct {
 	// GetTimeSeriesServiceStatistics (query/graphstore). nil: they answer
 	// NotImplementedException.
 	Graph GraphReader
+	// Alerts, when set, serves the /alerting API and makes the Insights
+	// operations project its alerts (query/alert's *Engine). nil: no
+	// /alerting routes, and no insights.
+	Alerts AlertManager
 }
 
 // Server is the X-Ray API server.
@@ -65,6 +69,7 @@ type Server struct {
 	groupsMu sync.Mutex
 	sampling http.Handler
 	graph    GraphReader
+	alerts   AlertManager
 	// slots holds one token per operation in flight (Config.MaxConcurrent).
 	slots   chan struct{}
 	metrics *serverMetrics
@@ -80,7 +85,7 @@ func New(cfg Config, set Settings) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: set.Logger, reader: set.Reader, extra: set.Extra,
 		slots: make(chan struct{}, cfg.MaxConcurrent), metrics: newServerMetrics(),
-		groups: set.Groups, sampling: set.Sampling, graph: set.Graph}
+		groups: set.Groups, sampling: set.Sampling, graph: set.Graph, alerts: set.Alerts}
 	if s.groups == nil {
 		s.groups, _ = set.Reader.(GroupStore)
 	}
@@ -137,6 +142,7 @@ func (s *Server) routes() []route {
 		{http.MethodPost, "/InsightImpactGraph", "GetInsightImpactGraph", s.handleGetInsightImpactGraph},
 	}
 	rs = append(rs, s.samplingRoutes()...)
+	rs = append(rs, s.alertingRoutes()...)
 	if s.extra == nil {
 		// The collector (Extra) takes the daemon's telemetry when present.
 		rs = append(rs, route{http.MethodPost, "/TelemetryRecords", "PutTelemetryRecords", handlePutTelemetryRecords})

@@ -248,7 +248,7 @@ type AlertEpisode struct {
 	Matching, Total              uint64 // the largest seen in the episode
 	Value, Threshold             float64
 	RootService, RootServiceType string
-	// Message is the first firing event's message.
+	// Message is the newest event's message.
 	Message string
 	// Events counts the episode's history events.
 	Events uint64
@@ -293,7 +293,7 @@ func (s *Store) AlertEpisodes(ctx context.Context, q AlertEpisodeQuery) ([]Alert
 		" min(time_us), minIf(time_us, state = 'firing'), if(countIf(state = 'resolved') > 0, maxIf(time_us, state = 'resolved'), 0),"+
 		" max(time_us), argMax(state, time_us), max(matching), max(total), argMax(value, time_us), argMax(threshold, time_us),"+
 		" argMaxIf(root_service, time_us, root_service != ''), argMaxIf(root_service_type, time_us, root_service != ''),"+
-		" argMinIf(message, time_us, state = 'firing'), count()"+
+		" argMax(message, time_us), count()"+
 		" FROM "+s.db+".alert_history"+where+" GROUP BY episode_id HAVING "+strings.Join(having, " AND ")+
 		" ORDER BY min(time_us) DESC, episode_id LIMIT "+strconv.Itoa(clampLimit(q.Limit)), args...)
 	if err != nil {

@@ -115,7 +115,7 @@ func TestAlertHistoryAndDeliveries(t *testing.T) {
 	}
 	e1 := eps[1]
 	if !e1.Start.Equal(t0) || !e1.FiredAt.Equal(t0.Add(time.Minute)) || !e1.End.Equal(t0.Add(10*time.Minute)) || e1.State != "resolved" ||
-		e1.Matching != 7 || e1.RootService != "api" || e1.Message != "firing e1" || e1.Events != 4 || e1.RuleName != "Rule one" {
+		e1.Matching != 7 || e1.RootService != "api" || e1.Message != "resolved e1" || e1.Events != 4 || e1.RuleName != "Rule one" {
 		t.Fatalf("episode e1 = %+v", e1)
 	}
 	if !eps[0].End.IsZero() || eps[0].State != "firing" {
