@@ -33,6 +33,12 @@ type Config struct {
 	FilterLookback time.Duration
 	// Workers bounds the buckets computed at once (per query and in Run).
 	Workers int
+	// MaxStaleness lets queries use a stale rollup computed at most this
+	// long ago instead of recomputing its bucket (0: always exact). With
+	// Run keeping rollups fresh, a few seconds spare busy deployments
+	// recomputing the current minute on every query, at the price of the
+	// newest spans.
+	MaxStaleness time.Duration
 }
 
 // DefaultConfig returns the defaults the flags start from.
@@ -49,6 +55,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.Lookback, "graph-lookback", c.Lookback, "how long before a service graph window a trace may have started and still count with the requests it made inside the window")
 	fs.DurationVar(&c.FilterLookback, "graph-filter-lookback", c.FilterLookback, "--graph-lookback for graphs of groups with a filter expression (computed from spans on every query)")
 	fs.IntVar(&c.Workers, "graph-workers", c.Workers, "trace minutes the service graph computes at once")
+	fs.DurationVar(&c.MaxStaleness, "graph-max-staleness", c.MaxStaleness, "how old a rollup of a minute with newer spans may be and still answer queries (0: queries always recompute such minutes, exact but slower under heavy ingest)")
 }
 
 // Validate reports every invalid setting.
@@ -62,6 +69,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Lookback < 0 || c.FilterLookback < 0 {
 		errs = append(errs, fmt.Errorf("--graph-lookback %v / --graph-filter-lookback %v: must be ≥ 0", c.Lookback, c.FilterLookback))
+	}
+	if c.MaxStaleness < 0 {
+		errs = append(errs, fmt.Errorf("--graph-max-staleness %v: must be ≥ 0", c.MaxStaleness))
 	}
 	if c.Workers < 1 || c.Workers > 64 {
 		errs = append(errs, fmt.Errorf("--graph-workers %d: must be 1-64", c.Workers))
@@ -322,6 +332,15 @@ func (g *Graph) rollupRows(ctx context.Context, from, to time.Time, byMinute boo
 	states, err := g.store.GraphBuckets(ctx, from.Add(-g.cfg.Lookback), to)
 	if err != nil {
 		return nil, err
+	}
+	if g.cfg.MaxStaleness > 0 {
+		// Recent enough rollups answer although newer spans exist.
+		recent := time.Now().Add(-g.cfg.MaxStaleness - computeMargin)
+		for i := range states {
+			if st := &states[i]; st.Stale() && st.Version != 0 && st.ComputedAt.After(recent) {
+				st.DirtyAt = time.Time{}
+			}
+		}
 	}
 	if states, err = g.refresh(ctx, states); err != nil {
 		return nil, err

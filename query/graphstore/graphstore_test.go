@@ -161,6 +161,16 @@ func TestLateCallee(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// With MaxStaleness the recent rollup still answers: the old graph.
+	cfg := graphstore.DefaultConfig()
+	cfg.RefreshInterval, cfg.MaxStaleness = 0, time.Hour
+	stale, err := graphstore.New(cfg, graphstore.Settings{Store: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := stale.ServiceGraph(ctx, q); err != nil || !strings.Contains(names(res.Services), "orders|remote") {
+		t.Fatalf("MaxStaleness: %s, %v", names(res.Services), err)
+	}
 	res, err = g.ServiceGraph(ctx, q)
 	if err != nil {
 		t.Fatal(err)
