@@ -60,7 +60,12 @@ func (v *env) environ(b *Bootstrap, runtimeAPI, tmpDir string) []string {
 	m["AWS_XRAY_CONTEXT_MISSING"] = "LOG_ERROR"
 	m["LANG"] = "en_US.UTF-8"
 	m["PATH"] = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
-	m["LD_LIBRARY_PATH"] = "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
+	// Lambda's LD_LIBRARY_PATH names /var/lang/lib, /lib64, /var/task/lib …;
+	// here only the package's lib folder exists, and every missing entry
+	// costs each dynamically linked program dozens of failed opens at start.
+	if fi, err := os.Stat(s.CodeDir + "/lib"); err == nil && fi.IsDir() {
+		m["LD_LIBRARY_PATH"] = s.CodeDir + "/lib"
+	}
 	m["TMPDIR"] = tmpDir
 	m["AWS_LAMBDA_FUNCTION_TIMEOUT"] = strconv.Itoa(int(s.Timeout.Seconds()))
 	if cfg.LambdaEndpoint != "" {
