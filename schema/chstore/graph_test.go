@@ -4,11 +4,14 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/fluoro/fluoro/collector/segment"
+	"github.com/fluoro/fluoro/schema"
 	"github.com/fluoro/fluoro/schema/chstore"
+	"github.com/fluoro/fluoro/schema/chtest"
 )
 
 // graphDoc builds a decoded document with one span per s (s[0] is the
@@ -205,4 +208,58 @@ func TestGraphSpansAcrossWrites(t *testing.T) {
 		t.Fatalf("after a late insert: %+v %v", states, err)
 	}
 	_ = db
+}
+
+// BenchmarkInsertGraphViews is BenchmarkInsert with and without the
+// service graph's materialized views (graph_spans_mv, graph_spans_touched_mv)
+// on one private server: the ingest cost of the graph tables.
+func BenchmarkInsertGraphViews(b *testing.B) {
+	const batchSpans = 10000
+	const nbatches = 20
+	srv := chtest.NewServer(b)
+	ctx := context.Background()
+	g := newMixGenerator(b, time.Now().Add(-2*time.Hour))
+	batches := make([][]segment.Document, nbatches)
+	for i := range batches {
+		batches[i], _, _ = g.batch(b, batchSpans)
+	}
+	for _, views := range []bool{false, true} {
+		b.Run(fmt.Sprintf("views=%v", views), func(b *testing.B) {
+			db := srv.DB
+			name := fmt.Sprintf("%s_v%v", db.Name, views)
+			db.Exec(b, "CREATE DATABASE "+name)
+			b.Cleanup(func() { db.Exec(b, "DROP DATABASE IF EXISTS "+name) })
+			dsn := strings.Replace(db.DSN, "/"+db.Name, "/"+name, 1)
+			if _, err := schema.MigrateDSN(ctx, dsn, schema.Options{}); err != nil {
+				b.Fatal(err)
+			}
+			if !views {
+				db.Exec(b, "DROP TABLE "+name+".graph_spans_mv")
+				db.Exec(b, "DROP TABLE "+name+".graph_spans_touched_mv")
+			}
+			s, err := chstore.Open(ctx, dsn, chstore.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer s.Close()
+			var spans, i int
+			server0, client0 := serverCPU(b, db), clientCPU()
+			for b.Loop() {
+				bt := batches[i%nbatches]
+				if err := s.WriteDocuments(ctx, bt); err != nil {
+					b.Fatal(err)
+				}
+				for _, d := range bt {
+					spans += len(d.Spans)
+				}
+				i++
+			}
+			server, client := serverCPU(b, db)-server0, clientCPU()-client0
+			b.ReportMetric(float64(spans)/b.Elapsed().Seconds(), "spans/s")
+			b.ReportMetric(float64(server.Microseconds())/float64(spans), "server-cpu-µs/span")
+			b.ReportMetric(float64(client.Microseconds())/float64(spans), "client-cpu-µs/span")
+			all := db.Count(b, "SELECT sum(data_compressed_bytes) FROM system.parts WHERE active AND database = ?", name)
+			b.ReportMetric(float64(all)/float64(spans), "disk-B/span")
+		})
+	}
 }
