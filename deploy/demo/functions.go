@@ -455,11 +455,11 @@ func (f *Functions) Call(ctx context.Context, ev Event) (CallResult, error) {
 
 var skus = []string{"p-100", "p-200", "p-300", "p-400"}
 
-// RandomEvent returns a varied client request: mostly orders of 1–3 lines,
-// lookups of existing and unknown orders, now and then an invalid order or
-// an out-of-stock line, and with probability ThrottleRate a large order
-// whose parallel reservations exceed the inventory function's reserved
-// concurrency.
+// RandomEvent returns a varied client request: mostly orders of 1 to
+// InventoryConcurrency lines and lookups of existing and unknown orders,
+// now and then an invalid order or an out-of-stock line, and with
+// probability ThrottleRate a large order whose parallel reservations exceed
+// the inventory function's reserved concurrency.
 func (f *Functions) RandomEvent() Event {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -473,7 +473,7 @@ func (f *Functions) RandomEvent() Event {
 		}
 	case p < 0.70:
 		ev.Route = "POST /orders"
-		for range 1 + r.IntN(3) {
+		for range 1 + r.IntN(f.cfg.InventoryConcurrency) { // within the reserved concurrency
 			ev.Items = append(ev.Items, Item{SKU: skus[r.IntN(len(skus))], Qty: 1 + r.IntN(5)})
 		}
 		if r.IntN(40) == 0 {

@@ -427,6 +427,26 @@ func TestFunctionsEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("run", func(t *testing.T) {
+		rcfg := DefaultFunctionsConfig()
+		rcfg.LambdaEndpoint, rcfg.Prefix, rcfg.Rate = endpoint, "run-", 10
+		rctx, rcancel := context.WithTimeout(ctx, 2*time.Second)
+		defer rcancel()
+		if err := RunFunctions(rctx, rcfg, log); err != nil {
+			t.Fatalf("RunFunctions: %v", err)
+		}
+		for _, base := range []string{FunctionAPI, FunctionOrders, FunctionInventory} {
+			if _, err := f.client.GetFunction(ctx, &lambda.GetFunctionInput{FunctionName: aws.String("run-" + base)}); err != nil {
+				t.Errorf("after RunFunctions: %v", err)
+			}
+		}
+		// A refusal of the API (unsupported runtime) ends RunFunctions.
+		rcfg.Prefix, rcfg.Runtime = "bad-", "python3.99"
+		if err := RunFunctions(ctx, rcfg, log); err == nil || !strings.Contains(err.Error(), "InvalidParameterValueException") {
+			t.Errorf("RunFunctions with runtime python3.99: %v, want InvalidParameterValueException", err)
+		}
+	})
+
 	t.Run("drive", func(t *testing.T) {
 		dcfg := cfg
 		dcfg.Rate, dcfg.MaxInFlight = 20, 4

@@ -3,6 +3,7 @@ package demo
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net"
@@ -415,7 +416,7 @@ func TestRandomEvent(t *testing.T) {
 			switch {
 			case strings.HasPrefix(ev.Route, "GET /orders/o-"):
 				kind = "get"
-			case ev.Route == "POST /orders" && len(ev.Items) > cfg.InventoryConcurrency+1:
+			case ev.Route == "POST /orders" && len(ev.Items) > cfg.InventoryConcurrency:
 				kind = "bulk"
 			case ev.Route == "POST /orders" && len(ev.Items) == 0:
 				kind = "invalid"
@@ -461,5 +462,27 @@ func TestFunctionsConfigValidate(t *testing.T) {
 				t.Errorf("Validate() = %v, valid %v", err, tc.valid)
 			}
 		})
+	}
+}
+
+// TestRunFunctionsWaitsForInvoker: while nothing answers at the endpoint,
+// RunFunctions keeps retrying the deployment and returns nil when ctx ends.
+func TestRunFunctionsWaitsForInvoker(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there now
+	cfg := DefaultFunctionsConfig()
+	cfg.LambdaEndpoint = "http://" + addr
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	if err := RunFunctions(ctx, cfg, nil); err != nil {
+		t.Fatalf("RunFunctions = %v, want nil at the end of ctx", err)
+	}
+	if time.Since(start) < time.Second {
+		t.Errorf("RunFunctions gave up after %v, before ctx ended", time.Since(start))
 	}
 }
