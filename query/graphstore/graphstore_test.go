@@ -13,6 +13,7 @@ import (
 	"github.com/fluoro/fluoro/collector/segment"
 	"github.com/fluoro/fluoro/query/graphstore"
 	"github.com/fluoro/fluoro/query/servicegraph"
+	"github.com/fluoro/fluoro/schema"
 	"github.com/fluoro/fluoro/schema/chstore"
 	"github.com/fluoro/fluoro/schema/chtest"
 )
@@ -331,5 +332,51 @@ func TestRandomArrival(t *testing.T) {
 	n, err := g.Refresh(ctx, from.Add(-time.Hour), to)
 	if err != nil || n != 0 {
 		t.Errorf("Refresh after the final query computed %d buckets (%v), want 0", n, err)
+	}
+}
+
+// TestClusterLayout runs the graph over the cluster layout (Distributed
+// tables over local ones, the managed server's one-shard cluster
+// "fluoro_local" without ZooKeeper): views on the local spans table,
+// rollups written through the Distributed table.
+func TestClusterLayout(t *testing.T) {
+	t.Parallel()
+	srv := chtest.NewServer(t)
+	ctx := context.Background()
+	name := chtest.UniqueName(t)
+	t.Cleanup(func() { srv.Exec(t, "DROP DATABASE IF EXISTS "+name) })
+	if _, err := schema.Migrate(ctx, srv.Conn, schema.Options{Database: name, Cluster: "fluoro_local", NoZooKeeper: true}); err != nil {
+		t.Fatal(err)
+	}
+	s, err := chstore.Open(ctx, strings.TrimSuffix(srv.DSN, srv.Name)+name, chstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	cfg := graphstore.DefaultConfig()
+	cfg.RefreshInterval = 0
+	g, err := graphstore.New(cfg, graphstore.Settings{Store: s})
+	if err != nil {
+		t.Fatal(err)
+	}
+	epoch := time.Now().Add(-20 * time.Minute).Truncate(time.Second)
+	var all []segment.Document
+	for n := range 8 {
+		_, bodies := shopTrace(epoch.Add(time.Duration(n)*20*time.Second), n, n)
+		docs := decode(t, bodies, time.Now().UnixNano())
+		all = append(all, docs...)
+		for _, d := range docs { // one write per document
+			if err := s.WriteDocuments(ctx, []segment.Document{d}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	from, to := epoch.Truncate(time.Minute), epoch.Add(5*time.Minute).Truncate(time.Minute)
+	res, err := g.ServiceGraph(ctx, graphstore.Query{Start: from, End: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := mustJSON(t, res.Services), mustJSON(t, truth(all, from, to)); got != want || len(res.Services) != 9 {
+		t.Fatalf("cluster graph:\n%s\nwant\n%s", got, want)
 	}
 }

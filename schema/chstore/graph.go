@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/fluoro/fluoro/collector/segment"
 )
 
@@ -329,6 +331,8 @@ func (s *Store) WriteGraphRollup(ctx context.Context, r GraphRollup) error {
 		hu[i], hn[i] = splitBins(row.Hist)
 		du[i], dn2[i] = splitBins(row.DurHist)
 	}
+	// On a cluster the rows must be on the shard before readers look.
+	ctx = clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"insert_distributed_sync": 1}))
 	if err := sendColumns(ctx, s.conn, "INSERT INTO "+s.db+".graph_rollup ("+graphRollupColumns+")",
 		date, bucket, version, computed, minute, kind, sn, st, sa, dn, dt, da, active, roots, ok, eo, thr, fault, sum, mins, maxe,
 		hu, hn, du, dn2); err != nil {
