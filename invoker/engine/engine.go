@@ -505,7 +505,7 @@ func (e *Engine) Close() error {
 		e.mu.Unlock()
 		return nil
 	}
-	e.closed = true
+	e.closed = true // no environment starts after this (see env.start)
 	all := make([]*env, 0, len(e.envs))
 	for v := range e.envs {
 		all = append(all, v)

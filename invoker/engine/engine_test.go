@@ -430,18 +430,23 @@ func TestScaleOutAndReservedConcurrency(t *testing.T) {
 	if err := e.SetReserved(s2.FunctionName, 1); err != nil {
 		t.Fatal(err)
 	}
-	started := make(chan struct{})
 	done := make(chan struct{})
+	slow := newReq(`{"op":"sleep","ms":1500}`)
 	go func() {
 		defer close(done)
-		close(started)
-		res, err := e.Invoke(context.Background(), s2, newReq(`{"op":"sleep","ms":1500}`))
+		res, err := e.Invoke(context.Background(), s2, slow)
 		if err == nil {
 			res.Release()
 		}
 	}()
-	<-started
-	waitFor(t, func() bool { return e.Stats().InUse >= 1 })
+	waitFor(t, func() bool { // the slow invocation holds s2's only slot
+		for _, ev := range e.Logs().Recent(s2.FunctionName, 0, 0) {
+			if strings.HasPrefix(ev.Message, "START RequestId: "+slow.RequestID) {
+				return true
+			}
+		}
+		return false
+	})
 	_, err := e.Invoke(context.Background(), s2, newReq(`{"op":"echo"}`))
 	var te *ThrottleError
 	if !errors.As(err, &te) || te.Reason != ReasonReserved {

@@ -263,7 +263,20 @@ func (v *env) start() error {
 		return err
 	}
 	v.proc = proc
-	e.wg.Add(3)
+	e.mu.Lock()
+	closed := e.closed
+	if !closed {
+		e.wg.Add(3) // under e.mu: Close cannot be waiting on wg yet
+	}
+	e.mu.Unlock()
+	if closed {
+		proc.Kill()
+		_ = proc.Wait()
+		proc.Cleanup()
+		_ = r.Close()
+		_ = api.Close()
+		return ErrClosed
+	}
 	go func() {
 		defer e.wg.Done()
 		if err := api.Serve(); err != nil {
