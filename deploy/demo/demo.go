@@ -138,7 +138,7 @@ func (s *Shop) serve(ctx context.Context, name string, h http.Handler) (string, 
 			ln.Close()
 			return "", fmt.Errorf("demo: xray config: %w", err)
 		}
-		h = xray.HandlerWithContext(xctx, xray.NewFixedSegmentNamer(name), h)
+		h = xray.HandlerWithContext(xctx, xray.NewFixedSegmentNamer(name), withOrigin(origins[name], h))
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
 	s.servers = append(s.servers, srv)
@@ -167,6 +167,36 @@ func (s *Shop) intn(n int) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.rnd.IntN(n)
+}
+
+// origins are what the SDK's EC2/ECS plugins would record for each service.
+var origins = map[string]string{
+	"frontend":  "AWS::EC2::Instance",
+	"orders":    "AWS::ECS::Container",
+	"inventory": "AWS::ECS::Container",
+	"payments":  "AWS::EC2::Instance",
+}
+
+// Origins returns the origin (service-map node type) of each demo service.
+func Origins() map[string]string {
+	m := make(map[string]string, len(origins))
+	for k, v := range origins {
+		m[k] = v
+	}
+	return m
+}
+
+// withOrigin records the resource type on the request's segment, as the
+// SDK's plugins do on EC2 or ECS.
+func withOrigin(origin string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if seg := xray.GetSegment(r.Context()); seg != nil && origin != "" {
+			seg.Lock()
+			seg.Origin = origin
+			seg.Unlock()
+		}
+		h.ServeHTTP(w, r)
+	})
 }
 
 var users = []string{"alice", "bob", "carol", "dave", "erin"}

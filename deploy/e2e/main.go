@@ -518,7 +518,11 @@ func buildSpec(ctx context.Context, apiURL string, sent map[string]map[string]js
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		nodes = append(nodes, map[string]any{"name": n, "health": health[n]})
+		node := map[string]any{"name": n, "health": health[n]}
+		if t := demo.Origins()[n]; t != "" {
+			node["type"] = t
+		}
+		nodes = append(nodes, node)
 	}
 	var edgeList []map[string]any
 	for e := range edges {
@@ -548,7 +552,8 @@ func buildSpec(ctx context.Context, apiURL string, sent map[string]map[string]js
 		"description": "Derived by deploy/e2e from the documents the X-Ray SDK actually sent.",
 		"map": map[string]any{
 			"range": "15m", "nodes": nodes, "edges": edgeList,
-			"click": map[string]any{"name": "orders", "type": "", "timeseries": true},
+			"click": map[string]any{"name": "orders", "type": demo.Origins()["orders"], "timeseries": true,
+				"filter": fmt.Sprintf(`service(id(name: "orders", type: %q))`, demo.Origins()["orders"])},
 		},
 		"badFilter": map[string]any{"expression": bad, "position": pos},
 		"filter":    map[string]any{"expression": `service("payments") { fault }`, "range": "15m", "traceIds": faultIDs},
