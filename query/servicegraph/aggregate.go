@@ -229,7 +229,7 @@ func (a *Aggregator) segment(b *Span, traceDur uint64) {
 	node := segmentNode(b)
 	a.nodes[node] = true
 	p, hasParent := a.byID[b.ParentID]
-	root := b.ParentID == "" || !hasParent
+	root := b.ParentID == "" || !hasParent || p == b
 	if b.complete() {
 		dur := b.durUS()
 		if root {

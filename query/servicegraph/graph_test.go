@@ -216,6 +216,17 @@ func TestVersionsAndInProgress(t *testing.T) {
 		"edge web|| -> api|| ok=1 err=0 thr=0 fault=0 total=1 rt=0.040",
 	})
 
+	// A segment naming itself as parent is an entry point, not a loop.
+	self := newTB(3)
+	self.seg("e000000000000001", "e000000000000001", "loop", "", 0, 10)
+	a = NewAggregator(Options{})
+	a.AddTrace(self.spans)
+	diff(t, describe(a.Graph()), []string{
+		"node loop|| active root=true ok=1 err=0 thr=0 fault=0 total=1 rt=0.010",
+		"node loop|client| unknown root=false -",
+		"edge loop|client| -> loop|| ok=1 err=0 thr=0 fault=0 total=1 rt=0.010",
+	})
+
 	// Only in progress: the node is known (GetTraceGraph shows it) but has
 	// no statistics.
 	c := newTB(2)
@@ -353,4 +364,61 @@ func TestRenderJSON(t *testing.T) {
 	if !strings.Contains(string(b), `"TotalResponseTime":0.2`) || !strings.Contains(string(b), `"Aliases":[]`) {
 		t.Errorf("unexpected JSON %s", b)
 	}
+}
+
+// FuzzAggregate builds traces with arbitrary parent links (cycles, self
+// references, missing parents, independent subsegments) and checks that
+// the aggregator terminates and counts every completed segment once in
+// its node.
+func FuzzAggregate(f *testing.F) {
+	f.Add([]byte{0, 1, 2, 3, 4, 5, 6, 7, 8, 9})
+	f.Add([]byte{7, 7, 7, 7, 1, 200, 3, 99, 0, 0, 250, 1})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 300 {
+			return
+		}
+		var spans []Span
+		n := len(data) / 3
+		id := func(b byte) string { return fmt.Sprintf("%016x", int(b)%(n+2)) }
+		for i := range n {
+			a, p, flags := data[3*i], data[3*i+1], data[3*i+2]
+			s := Span{TraceID: "1-65920080-000000000000000000000001", ID: id(byte(i)), ParentID: id(p), SegmentID: id(a),
+				Name: fmt.Sprintf("n%d", flags%4), IsSegment: flags&4 != 0, StartUS: t0, EndUS: t0 + uint64(flags)*ms, Version: uint64(a)}
+			if flags&8 != 0 {
+				s.Namespace = "remote"
+			}
+			if flags&16 != 0 {
+				s.ParentID = ""
+			}
+			if flags&32 != 0 {
+				s.InProgress, s.EndUS = true, 0
+			}
+			s.HTTPStatus = uint16(flags) * 4
+			spans = append(spans, s)
+		}
+		a := NewAggregator(Options{})
+		a.AddSpans(spans)
+		best := map[string]*Span{}
+		for i := range spans {
+			if old, ok := best[spans[i].ID]; !ok || better(&spans[i], old) {
+				best[spans[i].ID] = &spans[i]
+			}
+		}
+		var want uint64
+		for _, s := range best {
+			if s.IsSegment && s.complete() {
+				want++
+			}
+		}
+		var got uint64
+		for _, r := range a.Rows() {
+			if !r.Edge && r.Active {
+				got += r.Total()
+			}
+		}
+		if got != want {
+			t.Fatalf("%d requests on segment nodes, %d completed segments", got, want)
+		}
+		_ = a.Graph()
+	})
 }
