@@ -28,15 +28,18 @@ func init() {
 
 // upConfig is the configuration of `fluoro up` beyond its components'.
 type upConfig struct {
-	DataDir string
-	Demo    bool
-	demo    demo.Config
+	DataDir   string
+	Demo      bool
+	demo      demo.Config
+	functions demo.FunctionsConfig
 }
 
 func (c *upConfig) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DataDir, "data-dir", defaultDataDir(), "folder for everything Fluoro keeps on disk (managed ClickHouse, spool, invoker state)")
 	fs.BoolVar(&c.Demo, "demo", false, "also run the demo workload: instrumented services sending realistic traces")
 	c.demo.RegisterFlags(fs)
+	c.functions = demo.DefaultFunctionsConfig()
+	c.functions.RegisterFlags(fs) // validated in runDemo, once the invoker's endpoint is known
 }
 
 func (c *upConfig) Validate() error {
@@ -163,7 +166,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stdout, "Lambda API http://%s/\n", ic.addr())
 	}
 	if uc.Demo {
-		start("demo", func(ctx context.Context) error { return runDemo(ctx, log, uc.demo, cc.UDPAddr, inv) })
+		start("demo", func(ctx context.Context) error { return runDemo(ctx, log, uc.demo, uc.functions, cc.UDPAddr, inv) })
 	}
 	wg.Wait()
 	close(errc)
@@ -175,14 +178,24 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	return errors.Join(errs...)
 }
 
-// runDemo drives the demo shop (and the demo functions, when the invoker runs).
-func runDemo(ctx context.Context, log *slog.Logger, dc demo.Config, udpAddr string, inv *invokerRuntime) error {
+// runDemo drives the demo shop and, when the invoker runs, deploys and drives
+// the demo Lambda functions through its public API.
+func runDemo(ctx context.Context, log *slog.Logger, dc demo.Config, fc demo.FunctionsConfig, udpAddr string, inv *invokerRuntime) error {
 	dc.DaemonAddr = udpAddr
 	shop, err := demo.Start(ctx, dc, log.With("component", "demo"))
 	if err != nil {
 		return err
 	}
 	defer shop.Close()
+	if inv != nil {
+		fc.LambdaEndpoint = inv.endpoint()
+		fc.FaultRate, fc.ThrottleRate, fc.SlowRate = dc.FaultRate, dc.ThrottleRate, dc.SlowRate
+		go func() {
+			if err := demo.RunFunctions(ctx, fc, log.With("component", "demo-functions")); err != nil {
+				log.Warn("demo functions stopped", "err", err)
+			}
+		}()
+	}
 	log.Info("demo workload running", "rate", dc.Rate, "entry", shop.FrontendURL)
 	err = shop.Drive(ctx)
 	// Let the last segments leave before the collector stops.
