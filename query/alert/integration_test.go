@@ -43,7 +43,7 @@ type hook struct {
 	calls  atomic.Int64
 }
 
-func newHook(t *testing.T) *hook {
+func newHook(t testing.TB) *hook {
 	h := &hook{}
 	h.status.Store(200)
 	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -86,13 +86,18 @@ func (h *hook) count() int {
 // tee writes to the store, then hands the batch to the live feed, as
 // main's teeSink does.
 type tee struct {
-	store *chstore.Store
-	feed  *live.Feed
+	store  *chstore.Store
+	feed   *live.Feed // nil: none
+	stored *atomic.Int64
 }
 
 func (t tee) WriteDocuments(ctx context.Context, docs []segment.Document) error {
 	if err := t.store.WriteDocuments(ctx, docs); err != nil {
 		return err
+	}
+	t.stored.Add(int64(len(docs)))
+	if t.feed == nil {
+		return nil
 	}
 	return t.feed.WriteDocuments(ctx, docs)
 }
@@ -100,7 +105,9 @@ func (t tee) WriteDocuments(ctx context.Context, docs []segment.Document) error 
 // harness is Fluoro's ingest path with alerting, wired like `fluoro up`:
 // UDP → collector → (ClickHouse, then the live feed) → engine.Observe.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
+	col     *collector.Collector
+	stored  atomic.Int64
 	db      *chtest.DB
 	store   *chstore.Store
 	udp     string
@@ -110,8 +117,21 @@ type harness struct {
 	stopEng func()
 }
 
-func newHarness(t *testing.T, mut func(*alert.Config)) *harness {
+func newHarness(t testing.TB, mut func(*alert.Config)) *harness {
+	return newHarnessOpts(t, harnessOpts{alerting: true, mut: mut, batchWait: 200 * time.Millisecond})
+}
+
+// harnessOpts: alerting false runs only collector → ClickHouse (no feed,
+// no engine), the ingest baseline.
+type harnessOpts struct {
+	alerting  bool
+	mut       func(*alert.Config)
+	batchWait time.Duration
+}
+
+func newHarnessOpts(t testing.TB, o harnessOpts) *harness {
 	t.Helper()
+	mut := o.mut
 	h := &harness{t: t, db: chtest.New(t), hook: newHook(t)}
 	ctx, cancel := context.WithCancel(context.Background())
 	var err error
@@ -125,8 +145,15 @@ func newHarness(t *testing.T, mut func(*alert.Config)) *harness {
 		}
 	})
 	cc := collector.DefaultConfig()
-	cc.UDPAddr, cc.TCPAddr, cc.SpoolDir, cc.BatchWait = "127.0.0.1:0", "", t.TempDir(), 200*time.Millisecond
-	col, err := collector.New(cc, collector.Settings{Sink: tee{h.store, feed}})
+	cc.UDPAddr, cc.TCPAddr, cc.SpoolDir = "127.0.0.1:0", "", t.TempDir()
+	if o.batchWait > 0 {
+		cc.BatchWait = o.batchWait
+	}
+	sink := tee{store: h.store, feed: feed, stored: &h.stored}
+	if !o.alerting {
+		sink.feed = nil
+	}
+	col, err := collector.New(cc, collector.Settings{Sink: sink})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -141,6 +168,7 @@ func newHarness(t *testing.T, mut func(*alert.Config)) *harness {
 		}()
 	}
 	<-col.Ready()
+	h.col = col
 	h.udp = col.UDPAddr().String()
 	t.Cleanup(func() {
 		if h.stopEng != nil {
@@ -162,7 +190,9 @@ func newHarness(t *testing.T, mut func(*alert.Config)) *harness {
 	if mut != nil {
 		mut(&h.cfg)
 	}
-	h.startEngine()
+	if o.alerting {
+		h.startEngine()
+	}
 	return h
 }
 
@@ -201,7 +231,7 @@ func (h *harness) status(rule string) alert.Status {
 	return rs.Status
 }
 
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) time.Duration {
 	t.Helper()
 	start := time.Now()
 	for !cond() {

@@ -1,0 +1,300 @@
+package alert_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/fluoro/fluoro/query/alert"
+)
+
+// benchTraffic builds the datagrams of the benchmark: traces of ten
+// services, each a root segment with two subsegments (one HTTP call), and
+// for one trace in four a second document: the downstream segment. 2 % of
+// the traces fault. Trace ids carry a 6-hex-digit cycle counter that send
+// patches in place, so every datagram sent is a new trace.
+type benchTraffic struct {
+	dgs   [][]byte
+	ids   []int // offset of the trace id's cycle digits in each datagram
+	docs  []int
+	cycle int
+}
+
+const daemonHeader = "{\"format\":\"json\",\"version\":1}\n"
+
+func newBenchTraffic(n int) *benchTraffic {
+	bt := &benchTraffic{}
+	now := time.Now()
+	epoch := now.Unix()
+	sec := float64(now.UnixNano()) / 1e9
+	for i := range n {
+		svc := fmt.Sprintf("svc-%d", i%10)
+		down := fmt.Sprintf("svc-%d", (i+3)%10)
+		fault := i%50 == 7
+		tid := fmt.Sprintf("1-%08x-000000%018x", epoch, i)
+		status := 200
+		if fault {
+			status = 500
+		}
+		root := fmt.Sprintf(`{"trace_id":%q,"id":"%016x","name":%q,"origin":"AWS::EC2::Instance","start_time":%.6f,"end_time":%.6f,`+
+			`"http":{"request":{"method":"GET","url":"http://%s/api/items/%d","client_ip":"10.0.0.1","user_agent":"bench"},"response":{"status":%d}},`+
+			`"fault":%t,"annotations":{"tenant":"bg-%d","items":%d},"subsegments":[`+
+			`{"id":"%016x","name":"db","namespace":"remote","sql":{"url":"postgres://db/items","database_type":"PostgreSQL"},"start_time":%.6f,"end_time":%.6f},`+
+			`{"id":"%016x","name":%q,"namespace":"remote","start_time":%.6f,"end_time":%.6f,"http":{"request":{"method":"GET","url":"http://%s/x","traced":true},"response":{"status":%d}},"fault":%t}]}`,
+			tid, 4*i+1, svc, sec-0.2, sec, svc, i, status, fault, i%100, i%7,
+			4*i+2, sec-0.19, sec-0.15, 4*i+3, down, sec-0.14, sec-0.01, down, status, fault)
+		bt.add(root, tid)
+		if i%4 == 0 {
+			seg := fmt.Sprintf(`{"trace_id":%q,"id":"%016x","parent_id":"%016x","name":%q,"origin":"AWS::EC2::Instance","start_time":%.6f,"end_time":%.6f,`+
+				`"http":{"request":{"method":"GET","url":"http://%s/x"},"response":{"status":%d}},"fault":%t}`,
+				tid, 4*i+4, 4*i+3, down, sec-0.13, sec-0.02, down, status, fault)
+			bt.add(seg, tid)
+		}
+	}
+	return bt
+}
+
+func (bt *benchTraffic) add(doc, tid string) {
+	dg := []byte(daemonHeader + doc)
+	off := bytes.Index(dg, []byte(tid)) + len("1-00000000-")
+	bt.dgs = append(bt.dgs, dg)
+	bt.ids = append(bt.ids, off)
+	bt.docs = append(bt.docs, 1)
+}
+
+// next returns datagram i of the current cycle.
+func (bt *benchTraffic) next(i int) []byte {
+	k := i % len(bt.dgs)
+	if k == 0 && i > 0 {
+		bt.cycle++
+	}
+	dg := bt.dgs[k]
+	const hexd = "0123456789abcdef"
+	c := bt.cycle
+	for j := 5; j >= 0; j-- {
+		dg[bt.ids[k]+j] = hexd[c&15]
+		c >>= 4
+	}
+	return dg
+}
+
+// udpReceived reads the collector's received-datagram counter.
+func (h *harness) udpReceived() int {
+	var b bytes.Buffer
+	h.col.WriteMetrics(&b)
+	sc := bufio.NewScanner(&b)
+	for sc.Scan() {
+		name, val, ok := strings.Cut(sc.Text(), " ")
+		if ok && name == `fluoro_collector_received_total{transport="udp"}` {
+			f, _ := strconv.ParseFloat(val, 64)
+			return int(f)
+		}
+	}
+	return 0
+}
+
+// benchRules are 100 rules: 50 per-trace, 20 count, 15 ratio and 15
+// latency rules (threshold rules evaluated every 2 s over 30 s). None
+// matches the background traffic, but every rule is evaluated against it;
+// trigger(k) sends the traces that make rule k fire.
+func benchRules() []alert.Rule {
+	var rs []alert.Rule
+	for i := range 50 {
+		rs = append(rs, alert.Rule{ID: fmt.Sprintf("trace-%02d", i), Name: fmt.Sprintf("trace %d", i),
+			Filter:    fmt.Sprintf(`service("svc-%d") { fault } AND annotation.tenant = "t%d"`, i%10, i),
+			Condition: alert.Condition{Kind: alert.KindTrace}})
+	}
+	every := alert.Duration(2 * time.Second)
+	win := alert.Duration(30 * time.Second)
+	for i := range 20 {
+		rs = append(rs, alert.Rule{ID: fmt.Sprintf("count-%02d", i), Name: fmt.Sprintf("count %d", i), Interval: every,
+			Filter: fmt.Sprintf(`annotation.tenant = "c%d" AND fault`, i), Condition: alert.Condition{Kind: alert.KindCount, Window: win, Threshold: 3}})
+	}
+	for i := range 15 {
+		rs = append(rs, alert.Rule{ID: fmt.Sprintf("ratio-%02d", i), Name: fmt.Sprintf("ratio %d", i), Interval: every,
+			Condition: alert.Condition{Kind: alert.KindRatio, Service: fmt.Sprintf("ratio-%d", i), Window: win, Threshold: 0.5, MinRequests: 5}})
+	}
+	for i := range 15 {
+		rs = append(rs, alert.Rule{ID: fmt.Sprintf("latency-%02d", i), Name: fmt.Sprintf("latency %d", i), Interval: every,
+			Condition: alert.Condition{Kind: alert.KindLatency, Service: fmt.Sprintf("lat-%d", i), Percentile: 95, Window: win, Threshold: 1, MinRequests: 5}})
+	}
+	return rs
+}
+
+// trigger returns the documents that make rule r fire.
+func trigger(r alert.Rule, n int) []string {
+	now := time.Now()
+	sec := float64(now.UnixNano()) / 1e9
+	doc := func(k int, name, tenant string, dur float64, fault bool) string {
+		st := 200
+		if fault {
+			st = 500
+		}
+		return fmt.Sprintf(`{"trace_id":"1-%08x-ff%06x%016x","id":"%016x","name":%q,"start_time":%.6f,"end_time":%.6f,"fault":%t,`+
+			`"http":{"response":{"status":%d}},"annotations":{"tenant":%q}}`, now.Unix(), n, k, 0xf00000+k, name, sec-dur, sec, fault, st, tenant)
+	}
+	var out []string
+	var i int
+	switch {
+	case strings.HasPrefix(r.ID, "trace-"):
+		fmt.Sscanf(r.ID, "trace-%d", &i)
+		out = append(out, doc(0, fmt.Sprintf("svc-%d", i%10), fmt.Sprintf("t%d", i), 0.1, true))
+	case strings.HasPrefix(r.ID, "count-"):
+		fmt.Sscanf(r.ID, "count-%d", &i)
+		for k := range 5 {
+			out = append(out, doc(k, "svc-1", fmt.Sprintf("c%d", i), 0.1, true))
+		}
+	case strings.HasPrefix(r.ID, "ratio-"):
+		fmt.Sscanf(r.ID, "ratio-%d", &i)
+		for k := range 10 {
+			out = append(out, doc(k, fmt.Sprintf("ratio-%d", i), "x", 0.1, true))
+		}
+	case strings.HasPrefix(r.ID, "latency-"):
+		fmt.Sscanf(r.ID, "latency-%d", &i)
+		for k := range 10 {
+			out = append(out, doc(k, fmt.Sprintf("lat-%d", i), "x", 2, false))
+		}
+	}
+	return out
+}
+
+var baselineDocsPerSec float64
+
+// BenchmarkAlerting measures what alerting costs ingestion: documents per
+// second from UDP through the collector into ClickHouse (the rate
+// includes draining, as in collector.BenchmarkEndToEnd/udp), first
+// without alerting (no live feed, no engine), then with the engine and
+// 100 active rules (50 per-trace, 50 threshold rules evaluated every 2 s
+// in ClickHouse) fed by the live feed as `fluoro up` wires it. While the
+// rules100 run ingests, each rule is triggered once (spread over the run)
+// and the time from sending its trigger to its firing notification at a
+// real webhook receiver is the alert latency (p50, p95, max).
+//
+//	FLUORO_TEST_CLICKHOUSE=clickhouse://127.0.0.1:19000 \
+//	  go test -run '^$' -bench BenchmarkAlerting -benchtime 300000x ./query/alert/
+func BenchmarkAlerting(b *testing.B) {
+	traffic := newBenchTraffic(20000)
+	run := func(b *testing.B, alerting bool) {
+		h := newHarnessOpts(b, harnessOpts{alerting: alerting, mut: func(c *alert.Config) {
+			hook := c.WebhookURL
+			*c = alert.DefaultConfig() // production settings
+			c.WebhookURL = hook
+		}})
+		var rules []alert.Rule
+		if alerting {
+			rules = benchRules()
+			for _, r := range rules {
+				if _, err := h.engine().CreateRule(context.Background(), r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		conn, err := net.Dial("udp", h.udp)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer conn.Close()
+		var (
+			sent, docs int
+			sentAt     = map[string]time.Time{}
+			nextRule   int
+		)
+		var mu sync.Mutex
+		start := time.Now()
+		for b.Loop() {
+			if sent%256 == 0 {
+				for sent-h.udpReceived() >= 1000 {
+					time.Sleep(100 * time.Microsecond)
+				}
+				// Spread the triggers over the first 80 % of the run.
+				if alerting && nextRule < len(rules) && b.N > 0 && sent >= nextRule*b.N*8/10/len(rules) {
+					r := rules[nextRule]
+					mu.Lock()
+					sentAt[r.ID] = time.Now()
+					mu.Unlock()
+					for _, d := range trigger(r, nextRule) {
+						if _, err := conn.Write([]byte(daemonHeader + d)); err != nil {
+							b.Fatal(err)
+						}
+						sent++
+						docs++
+					}
+					nextRule++
+				}
+			}
+			if _, err := conn.Write(traffic.next(sent)); err != nil {
+				b.Fatal(err)
+			}
+			sent++
+			docs++
+		}
+		waitFor(b, 5*time.Minute, "every document stored", func() bool { return h.stored.Load() >= int64(h.udpReceived()) && h.udpReceived() >= sent*99/100 })
+		elapsed := time.Since(start)
+		rate := float64(h.stored.Load()) / elapsed.Seconds()
+		b.ReportMetric(rate, "docs/s")
+		b.ReportMetric(100*(1-float64(h.udpReceived())/float64(sent)), "%kernel-drop")
+		if !alerting {
+			baselineDocsPerSec = rate
+			return
+		}
+		if baselineDocsPerSec > 0 {
+			b.ReportMetric(100*rate/baselineDocsPerSec, "%baseline")
+		}
+		for ; nextRule < len(rules); nextRule++ { // short runs: trigger the rest now
+			r := rules[nextRule]
+			mu.Lock()
+			sentAt[r.ID] = time.Now()
+			mu.Unlock()
+			for _, d := range trigger(r, nextRule) {
+				if _, err := conn.Write([]byte(daemonHeader + d)); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		deadline := time.Now().Add(90 * time.Second)
+		var lat []float64
+		for time.Now().Before(deadline) {
+			lat = lat[:0]
+			h.hook.mu.Lock()
+			seen := map[string]bool{}
+			for i, n := range h.hook.got {
+				if n.State == alert.StateFiring && !seen[n.Rule.ID] {
+					seen[n.Rule.ID] = true
+					mu.Lock()
+					lat = append(lat, h.hook.at[i].Sub(sentAt[n.Rule.ID]).Seconds())
+					mu.Unlock()
+				}
+			}
+			h.hook.mu.Unlock()
+			if len(lat) == len(rules) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		slices.Sort(lat)
+		q := func(p float64) float64 {
+			if len(lat) == 0 {
+				return 0
+			}
+			return lat[min(len(lat)-1, int(p*float64(len(lat))))]
+		}
+		s := h.engine().Stats()
+		b.ReportMetric(float64(len(lat)), "alerts-fired")
+		b.ReportMetric(q(0.5), "latency-p50-s")
+		b.ReportMetric(q(0.95), "latency-p95-s")
+		b.ReportMetric(q(1), "latency-max-s")
+		b.ReportMetric(float64(s.TraceUpdatesDropped), "updates-dropped")
+		b.ReportMetric(float64(s.TracesEvaluated), "traces-evaluated")
+		b.ReportMetric(float64(s.Evaluations), "threshold-evals")
+	}
+	b.Run("baseline", func(b *testing.B) { run(b, false) })
+	b.Run("rules100", func(b *testing.B) { run(b, true) })
+}
