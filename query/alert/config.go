@@ -25,8 +25,8 @@ type Config struct {
 	// spaces (no shell).
 	WebhookURL, SlackURL, Command string
 
-	// TraceSettle is how long a trace must be quiet (after the live
-	// feed's own settle time) before per-trace rules evaluate it.
+	// TraceSettle is how long a trace must be quiet (no new documents)
+	// before per-trace rules evaluate it.
 	TraceSettle time.Duration
 	// TraceMaxWait bounds the wait for a trace that keeps changing or has
 	// in-progress segments.
@@ -36,7 +36,8 @@ type Config struct {
 	TraceMemory time.Duration
 	// MaxTraces bounds the traces held; more are dropped and counted.
 	MaxTraces int
-	// Queue bounds the trace updates waiting for evaluation; more are
+	// Queue bounds the batches of trace updates (one per stored batch,
+	// or one per trace from Observe) waiting for the evaluation; more are
 	// dropped and counted (ingestion never waits for alerting).
 	Queue int
 
@@ -69,12 +70,12 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		ExternalURL:          "http://127.0.0.1:2001",
-		TraceSettle:          time.Second,
+		TraceSettle:          1500 * time.Millisecond,
 		TraceMaxWait:         10 * time.Second,
-		TraceMemory:          30 * time.Second,
-		MaxTraces:            200_000,
-		Queue:                4096,
-		GroupWait:            time.Second,
+		TraceMemory:          15 * time.Second,
+		MaxTraces:            100_000,
+		Queue:                8192,
+		GroupWait:            500 * time.Millisecond,
 		GroupInterval:        30 * time.Second,
 		RepeatInterval:       4 * time.Hour,
 		Samples:              10,
@@ -97,11 +98,11 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.WebhookURL, "alert-webhook-url", d.WebhookURL, "add the receiver \"webhook\": POST the alert JSON to this `URL`")
 	fs.StringVar(&c.SlackURL, "alert-slack-url", d.SlackURL, "add the receiver \"slack\": a Slack-compatible incoming-webhook `URL`")
 	fs.StringVar(&c.Command, "alert-command", d.Command, "add the receiver \"command\": run this `command` (split on spaces, no shell) with the alert JSON on stdin")
-	fs.DurationVar(&c.TraceSettle, "alert-trace-settle", d.TraceSettle, "quiet time of a trace before per-trace rules evaluate it (after the live feed's settle time)")
+	fs.DurationVar(&c.TraceSettle, "alert-trace-settle", d.TraceSettle, "quiet time of a trace (no new documents) before per-trace rules evaluate it")
 	fs.DurationVar(&c.TraceMaxWait, "alert-trace-max-wait", d.TraceMaxWait, "longest wait for a trace that keeps changing or is in progress")
 	fs.DurationVar(&c.TraceMemory, "alert-trace-memory", d.TraceMemory, "how long an evaluated trace is kept so late documents are evaluated with the rest")
 	fs.IntVar(&c.MaxTraces, "alert-max-traces", d.MaxTraces, "traces held for per-trace rules; more are dropped and counted")
-	fs.IntVar(&c.Queue, "alert-queue", d.Queue, "trace updates waiting for evaluation; more are dropped and counted")
+	fs.IntVar(&c.Queue, "alert-queue", d.Queue, "batches of trace updates waiting for evaluation; more are dropped and counted")
 	fs.DurationVar(&c.GroupWait, "alert-group-wait", d.GroupWait, "delay of a per-trace alert's first notification, so a burst is one notification")
 	fs.DurationVar(&c.GroupInterval, "alert-group-interval", d.GroupInterval, "least time between two notifications of new matching traces")
 	fs.DurationVar(&c.RepeatInterval, "alert-repeat-interval", d.RepeatInterval, "re-notify a still-firing alert this often (0: never)")
@@ -167,9 +168,10 @@ type Store interface {
 	Group(ctx context.Context, nameOrARN string) (chstore.Group, error)
 }
 
-// QueryFunc evaluates a threshold rule in ClickHouse
-// ((*chstore.Store).EvaluateAlert).
-type QueryFunc func(ctx context.Context, q chstore.AlertQuery) (chstore.AlertResult, error)
+// QueryFunc evaluates threshold rules in ClickHouse
+// ((*chstore.Store).EvaluateAlerts): results[i] answers qs[i] unless
+// errs[i] is set.
+type QueryFunc func(ctx context.Context, qs []chstore.AlertQuery) (results []chstore.AlertResult, errs []error)
 
 // Publisher pushes alerts to dashboards; *live.Hub satisfies it.
 type Publisher interface {
@@ -182,7 +184,7 @@ type Settings struct {
 	Logger *slog.Logger
 	// Store persists rules, state, history and deliveries. Required.
 	Store Store
-	// Query evaluates threshold rules; nil uses Store's EvaluateAlert
+	// Query evaluates threshold rules; nil uses Store's EvaluateAlerts
 	// when it has one.
 	Query QueryFunc
 	// Publisher, when set, receives every alert notification as a live

@@ -7,7 +7,7 @@
 // matching traces in a window (count), the fault or error ratio of a
 // service or edge (ratio), or a response-time percentile (latency); the
 // last three run on a schedule in ClickHouse through QueryFunc
-// ((*chstore.Store).EvaluateAlert, query/filter's SQL back-end with bound
+// ((*chstore.Store).EvaluateAlerts, query/filter's SQL back-end with bound
 // arguments). Alerts go pending → firing → resolved (Prometheus-style
 // "for"); every change is stored in the history, and the state itself is
 // persisted so a restart neither re-notifies nor forgets a firing alert.

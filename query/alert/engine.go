@@ -62,7 +62,7 @@ type Engine struct {
 	loaded     chan struct{}
 
 	traceRules atomic.Pointer[[]*traceRule]
-	updates    chan traceUpdate
+	updates    chan []traceUpdate
 	deliverers map[string]*deliverer
 	rebuildMu  sync.Mutex
 	flushMu    sync.Mutex
@@ -130,7 +130,7 @@ func New(cfg Config, set Settings) (*Engine, error) {
 		receivers: map[string]*Receiver{},
 		rules:     map[string]*ruleEntry{}, states: map[string]*alertState{}, dirty: map[string]bool{}, deleted: map[string]bool{},
 		loaded:     make(chan struct{}),
-		updates:    make(chan traceUpdate, cfg.Queue),
+		updates:    make(chan []traceUpdate, cfg.Queue),
 		deliverers: map[string]*deliverer{},
 		m:          newEngineMetrics(),
 	}
@@ -139,13 +139,13 @@ func New(cfg Config, set Settings) (*Engine, error) {
 	}
 	if e.query == nil {
 		if q, ok := set.Store.(interface {
-			EvaluateAlert(context.Context, chstore.AlertQuery) (chstore.AlertResult, error)
+			EvaluateAlerts(context.Context, []chstore.AlertQuery) ([]chstore.AlertResult, []error)
 		}); ok {
-			e.query = q.EvaluateAlert
+			e.query = q.EvaluateAlerts
 		}
 	}
 	if e.query == nil {
-		return nil, errors.New("alerting: Settings.Query is required (the store has no EvaluateAlert)")
+		return nil, errors.New("alerting: Settings.Query is required (the store has no EvaluateAlerts)")
 	}
 	for k, f := range set.Notifiers {
 		e.notifiers[k] = f

@@ -83,11 +83,12 @@ func (h *hook) count() int {
 	return len(h.got)
 }
 
-// tee writes to the store, then hands the batch to the live feed, as
-// main's teeSink does.
+// tee writes to the store, then hands the batch to the best-effort
+// consumers (the live feed, the engine), as main's teeSink does.
 type tee struct {
 	store  *chstore.Store
 	feed   *live.Feed // nil: none
+	eng    *atomic.Pointer[alert.Engine]
 	stored *atomic.Int64
 }
 
@@ -96,14 +97,21 @@ func (t tee) WriteDocuments(ctx context.Context, docs []segment.Document) error 
 		return err
 	}
 	t.stored.Add(int64(len(docs)))
-	if t.feed == nil {
-		return nil
+	if t.feed != nil {
+		_ = t.feed.WriteDocuments(ctx, docs)
 	}
-	return t.feed.WriteDocuments(ctx, docs)
+	if t.eng != nil {
+		if e := t.eng.Load(); e != nil {
+			_ = e.WriteDocuments(ctx, docs)
+		}
+	}
+	return nil
 }
 
-// harness is Fluoro's ingest path with alerting, wired like `fluoro up`:
-// UDP → collector → (ClickHouse, then the live feed) → engine.Observe.
+// harness is Fluoro's ingest path with alerting: UDP → collector →
+// ClickHouse, then the live feed and the engine (engine.WriteDocuments, as
+// README.md tells main to wire it; or, with viaFeed, the live feed's
+// GraphSink hook engine.Observe).
 type harness struct {
 	t       testing.TB
 	col     *collector.Collector
@@ -121,12 +129,13 @@ func newHarness(t testing.TB, mut func(*alert.Config)) *harness {
 	return newHarnessOpts(t, harnessOpts{alerting: true, mut: mut, batchWait: 200 * time.Millisecond})
 }
 
-// harnessOpts: alerting false runs only collector → ClickHouse (no feed,
-// no engine), the ingest baseline.
+// harnessOpts: alerting false runs only collector → ClickHouse (and the
+// idle live feed), the ingest baseline; viaFeed feeds the engine from the
+// live feed's GraphSink instead of the tee.
 type harnessOpts struct {
-	alerting  bool
-	mut       func(*alert.Config)
-	batchWait time.Duration
+	alerting, viaFeed bool
+	mut               func(*alert.Config)
+	batchWait         time.Duration
 }
 
 func newHarnessOpts(t testing.TB, o harnessOpts) *harness {
@@ -139,19 +148,23 @@ func newHarnessOpts(t testing.TB, o harnessOpts) *harness {
 		t.Fatal(err)
 	}
 	hub := live.NewHub(live.DefaultHubConfig(), nil, nil)
-	feed := live.NewFeed(live.DefaultFeedConfig(), hub, nil, func(u *live.TraceUpdate) {
-		if e := h.eng.Load(); e != nil {
-			e.Observe(u)
-		}
-	})
+	var hooks []live.GraphSink
+	if o.viaFeed {
+		hooks = append(hooks, func(u *live.TraceUpdate) {
+			if e := h.eng.Load(); e != nil {
+				e.Observe(u)
+			}
+		})
+	}
+	feed := live.NewFeed(live.DefaultFeedConfig(), hub, nil, hooks...)
 	cc := collector.DefaultConfig()
 	cc.UDPAddr, cc.TCPAddr, cc.SpoolDir = "127.0.0.1:0", "", t.TempDir()
 	if o.batchWait > 0 {
 		cc.BatchWait = o.batchWait
 	}
 	sink := tee{store: h.store, feed: feed, stored: &h.stored}
-	if !o.alerting {
-		sink.feed = nil
+	if o.alerting && !o.viaFeed {
+		sink.eng = &h.eng
 	}
 	col, err := collector.New(cc, collector.Settings{Sink: sink})
 	if err != nil {
@@ -497,10 +510,12 @@ func send(t *testing.T, addr string, docs ...string) {
 
 // TestLateSubsegment: a trace whose failing subsegment arrives well after
 // its root segment (after the root was evaluated alone) fires once; the
-// traces that do not match never fire.
+// traces that do not match never fire. The engine is fed by the live
+// feed's hook here (the other tests use the tee).
 func TestLateSubsegment(t *testing.T) {
 	t.Parallel()
-	h := newHarness(t, func(c *alert.Config) { c.TraceSettle = 200 * time.Millisecond })
+	h := newHarnessOpts(t, harnessOpts{alerting: true, viaFeed: true, batchWait: 200 * time.Millisecond,
+		mut: func(c *alert.Config) { c.TraceSettle = 200 * time.Millisecond }})
 	if _, err := h.engine().CreateRule(context.Background(), alert.Rule{ID: "partner", Name: "Partner API faults",
 		Filter: `service("partner-api") { fault }`, Condition: alert.Condition{Kind: alert.KindTrace, Window: alert.Duration(time.Minute)}}); err != nil {
 		t.Fatal(err)

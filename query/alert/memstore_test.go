@@ -154,12 +154,16 @@ func (m *memStore) Group(_ context.Context, name string) (chstore.Group, error) 
 	return g, nil
 }
 
-// EvaluateAlert answers with the result set for the query's kind.
-func (m *memStore) EvaluateAlert(_ context.Context, q chstore.AlertQuery) (chstore.AlertResult, error) {
+// EvaluateAlerts answers with the result set for each query's kind.
+func (m *memStore) EvaluateAlerts(_ context.Context, qs []chstore.AlertQuery) ([]chstore.AlertResult, []error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	m.queries = append(m.queries, q)
-	return m.results[q.Kind], nil
+	m.queries = append(m.queries, qs...)
+	rs := make([]chstore.AlertResult, len(qs))
+	for i, q := range qs {
+		rs[i] = m.results[q.Kind]
+	}
+	return rs, make([]error, len(qs))
 }
 
 func (m *memStore) setResult(kind string, r chstore.AlertResult) {

@@ -9,8 +9,12 @@ import (
 	"github.com/fluoro/fluoro/schema/chstore"
 )
 
-// runScheduler evaluates threshold rules when due (at most
-// MaxConcurrentQueries at once) and runs the notification tick.
+// runScheduler evaluates threshold rules when due and runs the
+// notification tick. Evaluation times are aligned to multiples of each
+// rule's interval, so rules with the same interval and window are
+// evaluated together and share one scan of ClickHouse (see
+// chstore.EvaluateAlerts); at most MaxConcurrentQueries batches run at
+// once.
 func (e *Engine) runScheduler(ctx context.Context) {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
@@ -30,22 +34,24 @@ func (e *Engine) runScheduler(ctx context.Context) {
 				if r.Condition.Kind == KindTrace || r.Disabled || ent.running || now.Before(ent.nextEval) {
 					continue
 				}
-				ent.running, ent.nextEval = true, now.Add(r.Interval.D())
+				ent.running, ent.nextEval = true, now.Truncate(r.Interval.D()).Add(r.Interval.D())
 				due = append(due, *r)
 			}
 			e.mu.Unlock()
-			for _, r := range due {
+			if len(due) > 0 {
 				wg.Add(1)
 				go func() {
 					defer wg.Done()
 					select {
 					case sem <- struct{}{}:
 					case <-ctx.Done():
-						e.applyResult(r.ID, chstore.AlertResult{}, ctx.Err(), time.Now(), 0)
+						for _, r := range due {
+							e.applyResult(r.ID, chstore.AlertResult{}, ctx.Err(), time.Now(), 0)
+						}
 						return
 					}
 					defer func() { <-sem }()
-					e.evaluate(ctx, r)
+					e.evaluate(ctx, due, now)
 				}()
 			}
 			if now.Sub(lastReconcile) >= 250*time.Millisecond {
@@ -56,25 +62,47 @@ func (e *Engine) runScheduler(ctx context.Context) {
 	}
 }
 
-// evaluate runs one threshold rule in ClickHouse over [now-window, now).
-func (e *Engine) evaluate(ctx context.Context, r Rule) {
+// evaluate runs threshold rules in ClickHouse over [now-window, now).
+func (e *Engine) evaluate(ctx context.Context, rules []Rule, now time.Time) {
 	start := time.Now()
-	q, err := e.buildQuery(ctx, &r, start)
-	var res chstore.AlertResult
-	if err == nil {
-		timeout := min(max(r.Interval.D(), 5*time.Second), time.Minute)
+	qs := make([]chstore.AlertQuery, 0, len(rules))
+	var idx []int
+	errs := make([]error, len(rules))
+	timeout := time.Minute
+	for i := range rules {
+		q, err := e.buildQuery(ctx, &rules[i], now)
+		if err != nil {
+			errs[i] = err
+			continue
+		}
+		qs, idx = append(qs, q), append(idx, i)
+		timeout = min(timeout, max(rules[i].Interval.D(), 5*time.Second))
+	}
+	results := make([]chstore.AlertResult, len(rules))
+	if len(qs) > 0 {
 		qctx, cancel := context.WithTimeout(ctx, timeout)
-		res, err = e.query(qctx, q)
+		rs, qerrs := e.query(qctx, qs)
 		cancel()
+		for j, i := range idx {
+			if j < len(rs) {
+				results[i] = rs[j]
+			}
+			if j < len(qerrs) {
+				errs[i] = qerrs[j]
+			}
+		}
 	}
 	took := time.Since(start)
-	e.m.evaluations.Inc()
 	e.m.evalSeconds.Update(took.Seconds())
-	if err != nil {
-		e.m.evalErrors.Inc()
-		err = fmt.Errorf("evaluate: %w", err)
+	for i, r := range rules {
+		e.m.evaluations.Inc()
+		err := errs[i]
+		if err != nil {
+			e.m.evalErrors.Inc()
+			err = fmt.Errorf("evaluate: %w", err)
+		}
+		e.applyResult(r.ID, results[i], err, now, took)
 	}
-	e.applyResult(r.ID, res, err, start, took)
 }
 
 // buildQuery translates a threshold rule into a ClickHouse query (every

@@ -39,10 +39,70 @@ func (e *Engine) ObserveSpans(traceID string, spans []segment.Span) {
 	}
 	e.m.traceUpdates.Inc()
 	select {
-	case e.updates <- traceUpdate{traceID: traceID, spans: spans[:len(spans):len(spans)], at: time.Now()}:
+	case e.updates <- []traceUpdate{{traceID: traceID, spans: spans[:len(spans):len(spans)], at: time.Now()}}:
 	default:
 		e.m.droppedQueue.Inc()
 	}
+}
+
+// WriteDocuments takes a batch the collector stored and hands the spans of
+// each trace to the per-trace evaluation; it satisfies collector.Sink
+// (best effort: main's teeSink calls it after the store acknowledged the
+// batch). It copies what it keeps (the caller reuses the batch), never
+// blocks and never fails: when the evaluation is behind, updates are
+// dropped and counted. Wire either this or Observe, not both.
+func (e *Engine) WriteDocuments(_ context.Context, docs []segment.Document) error {
+	if len(*e.traceRules.Load()) == 0 || len(docs) == 0 {
+		return nil
+	}
+	now := time.Now()
+	byTrace := make(map[string][]segment.Span, len(docs))
+	var order []string
+	for i := range docs {
+		d := &docs[i]
+		if len(d.Spans) == 0 || d.TraceID == "" {
+			continue
+		}
+		prev, ok := byTrace[d.TraceID]
+		if !ok {
+			order = append(order, d.TraceID)
+		}
+		byTrace[d.TraceID] = appendSpanCopies(prev, d.Spans)
+	}
+	batch := make([]traceUpdate, len(order))
+	for i, id := range order {
+		sp := byTrace[id]
+		batch[i] = traceUpdate{traceID: id, spans: sp[:len(sp):len(sp)], at: now}
+	}
+	e.m.traceUpdates.Add(len(batch))
+	select {
+	case e.updates <- batch:
+	default:
+		e.m.droppedQueue.Add(len(batch))
+	}
+	return nil
+}
+
+// appendSpanCopies appends copies of spans that do not share the
+// decoder's reusable arrays (the strings are immutable and stay shared).
+func appendSpanCopies(dst, spans []segment.Span) []segment.Span {
+	for _, s := range spans {
+		s.AnnStrKeys = cloneOrNil(s.AnnStrKeys)
+		s.AnnStrValues = cloneOrNil(s.AnnStrValues)
+		s.AnnNumKeys = cloneOrNil(s.AnnNumKeys)
+		s.AnnNumValues = cloneOrNil(s.AnnNumValues)
+		s.AnnBoolKeys = cloneOrNil(s.AnnBoolKeys)
+		s.AnnBoolValues = cloneOrNil(s.AnnBoolValues)
+		dst = append(dst, s)
+	}
+	return dst
+}
+
+func cloneOrNil[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return append([]T(nil), s...)
 }
 
 // heldTrace is a trace's spans so far.
@@ -101,20 +161,22 @@ func (e *Engine) runTraces(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case u := <-e.updates:
-			h := traces[u.traceID]
-			if h == nil {
-				if len(traces) >= e.cfg.MaxTraces {
-					e.m.droppedFull.Inc()
-					continue
+		case batch := <-e.updates:
+			for _, u := range batch {
+				h := traces[u.traceID]
+				if h == nil {
+					if len(traces) >= e.cfg.MaxTraces {
+						e.m.droppedFull.Inc()
+						continue
+					}
+					h = &heldTrace{spans: u.spans, first: u.at}
+					traces[u.traceID] = h
+				} else {
+					h.spans = append(h.spans, u.spans...)
 				}
-				h = &heldTrace{spans: u.spans, first: u.at}
-				traces[u.traceID] = h
-			} else {
-				h.spans = append(h.spans, u.spans...)
+				h.last, h.dirty = u.at, true
+				heap.Push(&evalQ, dueItem{at: u.at.Add(e.cfg.TraceSettle), id: u.traceID})
 			}
-			h.last, h.dirty = u.at, true
-			heap.Push(&evalQ, dueItem{at: u.at.Add(e.cfg.TraceSettle), id: u.traceID})
 			e.m.held.Store(int64(len(traces)))
 		case now := <-tick.C:
 			var matches []traceMatch
@@ -169,12 +231,13 @@ func (e *Engine) evaluateTrace(id string, h *heldTrace, now time.Time, fired map
 	e.m.tracesEvaluated.Inc()
 	var root *ServiceRef
 	rootDone := false
+	tr := filter.NewTrace(h.spans) // prepared once for every rule
 	for _, r := range *e.traceRules.Load() {
 		key := r.id + "\x00" + id
 		if _, ok := fired[key]; ok {
 			continue
 		}
-		if !r.expr.Match(h.spans) {
+		if !r.expr.MatchTrace(tr) {
 			continue
 		}
 		fired[key] = now.Add(firedMemory)

@@ -596,13 +596,184 @@ func (s *Store) EvaluateAlert(ctx context.Context, q AlertQuery) (AlertResult, e
 	}
 }
 
+// alertSkew is how much earlier than its trace id's epoch a span of a
+// trace may start (clocks of hosts differ) and still be seen by a
+// threshold alert. Smaller than TraceIDs' hour: an alert window is short
+// and evaluated often, and this bound is what keeps the scan to the
+// window.
+const alertSkew = 10 * time.Second
+
 // traceWindowFor is the WHERE condition selecting the spans of the traces
 // that started in [from, to): a string range of trace ids (they sort by
 // their epoch) and the day/start bounds that let the primary key skip
-// granules (a trace's spans start after its epoch, allowing for clock
-// skew, and within a day).
+// granules.
 func traceWindowFor(from, to time.Time) string {
-	f := from.Add(-clockSkew)
+	f := from.Add(-alertSkew)
 	return dateRange(f, to.Add(day)) + " AND start >= " + dateTimeLiteral(f) +
 		fmt.Sprintf(" AND trace_id >= '1-%08x' AND trace_id < '1-%08x'", ceilSec(from), ceilSec(to))
+}
+
+// EvaluateAlerts runs several alert queries, sharing one scan of the
+// spans table among count and ratio queries over the same window, and
+// among latency queries of services (without a trace condition) over the
+// same window. A shared query that fails is retried query by query, so a
+// failing condition fails only its own alert. errs[i] is nil when
+// results[i] is valid.
+func (s *Store) EvaluateAlerts(ctx context.Context, qs []AlertQuery) (results []AlertResult, errs []error) {
+	results, errs = make([]AlertResult, len(qs)), make([]error, len(qs))
+	type key struct {
+		traces     bool
+		start, end int64
+	}
+	groups := map[key][]int{}
+	var order []key
+	for i, q := range qs {
+		var k key
+		switch {
+		case (q.Kind == AlertCount || q.Kind == AlertRatio && q.BadHaving != "") && q.Start.Before(q.End):
+			k = key{true, q.Start.UnixMicro(), q.End.UnixMicro()}
+		case q.Kind == AlertLatency && q.Service != "" && q.Having == "" && q.Quantile > 0 && q.Quantile < 1 && q.Start.Before(q.End):
+			k = key{false, q.Start.UnixMicro(), q.End.UnixMicro()}
+		default:
+			results[i], errs[i] = s.EvaluateAlert(ctx, q)
+			continue
+		}
+		if groups[k] == nil {
+			order = append(order, k)
+		}
+		groups[k] = append(groups[k], i)
+	}
+	for _, k := range order {
+		idx := groups[k]
+		if len(idx) == 1 {
+			results[idx[0]], errs[idx[0]] = s.EvaluateAlert(ctx, qs[idx[0]])
+			continue
+		}
+		batch := make([]AlertQuery, len(idx))
+		for j, i := range idx {
+			batch[j] = qs[i]
+		}
+		var (
+			rs  []AlertResult
+			err error
+		)
+		if k.traces {
+			rs, err = s.evaluateTraceBatch(ctx, batch)
+		} else {
+			rs, err = s.evaluateServiceLatencyBatch(ctx, batch)
+		}
+		if err != nil && ctx.Err() == nil {
+			for _, i := range idx {
+				results[i], errs[i] = s.EvaluateAlert(ctx, qs[i])
+			}
+			continue
+		}
+		for j, i := range idx {
+			if err != nil {
+				errs[i] = err
+			} else {
+				results[i] = rs[j]
+			}
+		}
+	}
+	return results, errs
+}
+
+func sampleLimit(q AlertQuery) string {
+	n := q.Samples
+	if n <= 0 {
+		n = 10
+	}
+	return strconv.Itoa(min(n, 1000))
+}
+
+// evaluateTraceBatch runs count and ratio queries of one window in one
+// scan: every query's conditions are columns of the per-trace subquery.
+func (s *Store) evaluateTraceBatch(ctx context.Context, qs []AlertQuery) ([]AlertResult, error) {
+	var (
+		inner, outer []string
+		args         []any
+	)
+	for i, q := range qs {
+		m, b := fmt.Sprintf("m%d_", i), fmt.Sprintf("b%d_", i)
+		cond := "1"
+		if q.Having != "" {
+			cond = "(" + q.Having + ")"
+			args = append(args, q.HavingArgs...)
+		}
+		inner = append(inner, cond+" AS "+m)
+		n := sampleLimit(q)
+		if q.Kind == AlertCount {
+			outer = append(outer, "sum("+m+")", "sum("+m+")", "groupArrayIf("+n+")(trace_id, "+m+" = 1)")
+			continue
+		}
+		inner = append(inner, "("+q.BadHaving+") AS "+b)
+		args = append(args, q.BadHavingArgs...)
+		outer = append(outer, "sum("+m+")", "sumIf("+b+", "+m+" = 1)", "groupArrayIf("+n+")(trace_id, "+m+" = 1 AND "+b+" = 1)")
+	}
+	sql := "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT trace_id, " + strings.Join(inner, ", ") + " FROM " + s.db +
+		".spans FINAL WHERE " + traceWindowFor(qs[0].Start, qs[0].End) + " GROUP BY trace_id)"
+	return s.scanBatch(ctx, qs, sql, args, func(r *AlertResult, q AlertQuery) {
+		if q.Kind == AlertCount {
+			r.Value = float64(r.Total)
+		} else if r.Total > 0 {
+			r.Value = float64(r.Matching) / float64(r.Total)
+		}
+	})
+}
+
+// evaluateServiceLatencyBatch runs latency queries of services over one
+// window in one scan of those services' segments.
+func (s *Store) evaluateServiceLatencyBatch(ctx context.Context, qs []AlertQuery) ([]AlertResult, error) {
+	var (
+		outer, in []string
+		args      []any
+		inArgs    []any
+	)
+	seen := map[string]bool{}
+	for _, q := range qs {
+		th := strconv.FormatUint(q.ThresholdUS, 10)
+		outer = append(outer, "countIf(service = ?)", "countIf(service = ? AND d_ > "+th+")",
+			"groupArrayIf("+sampleLimit(q)+")(trace_id, service = ? AND d_ > "+th+")",
+			"toFloat64(quantileExactIf("+strconv.FormatFloat(q.Quantile, 'f', -1, 64)+")(d_, service = ?))")
+		args = append(args, q.Service, q.Service, q.Service, q.Service)
+		if !seen[q.Service] {
+			seen[q.Service] = true
+			in, inArgs = append(in, "?"), append(inArgs, q.Service)
+		}
+	}
+	start, end := qs[0].Start, qs[0].End
+	sql := "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT trace_id, service, if(end_us >= start_us, end_us - start_us, 0) AS d_ FROM " +
+		s.db + ".spans FINAL WHERE " + dateRange(start, end) + " AND start >= " + dateTimeLiteral(start.Add(-time.Second)) +
+		" AND start <= " + dateTimeLiteral(end) + " AND start_us >= " + strconv.FormatInt(max(start.UnixMicro(), 0), 10) +
+		" AND start_us < " + strconv.FormatInt(max(end.UnixMicro(), 0), 10) +
+		" AND service IN (" + strings.Join(in, ", ") + ") AND is_segment = 1 AND in_progress = 0)"
+	return s.scanBatch(ctx, qs, sql, append(args, inArgs...), func(r *AlertResult, q AlertQuery) {
+		if r.Total == 0 {
+			r.Value = 0
+		} else {
+			r.Value /= 1e6
+		}
+	})
+}
+
+// scanBatch runs a batch query whose one row holds, per query, Total,
+// Matching, the samples and (latency) the quantile, and lets fix derive
+// each Value.
+func (s *Store) scanBatch(ctx context.Context, qs []AlertQuery, sql string, args []any, fix func(*AlertResult, AlertQuery)) ([]AlertResult, error) {
+	rs := make([]AlertResult, len(qs))
+	var dest []any
+	for i, q := range qs {
+		dest = append(dest, &rs[i].Total, &rs[i].Matching, &rs[i].TraceIDs)
+		if q.Kind == AlertLatency {
+			dest = append(dest, &rs[i].Value)
+		}
+	}
+	if err := s.conn.QueryRow(ctx, sql, args...).Scan(dest...); err != nil {
+		return nil, fmt.Errorf("evaluate %d alerts: %w", len(qs), err)
+	}
+	for i := range rs {
+		fix(&rs[i], qs[i])
+	}
+	return rs, nil
 }

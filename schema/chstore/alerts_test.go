@@ -198,7 +198,7 @@ func TestEvaluateAlert(t *testing.T) {
 	}
 	const isAPI = "has(groupArrayIf(service, is_segment = 1), ?)"
 	const dbFault = "countIf(service = 'db' AND fault = 1) > 0"
-	for _, tc := range []struct {
+	cases := []struct {
 		name string
 		q    chstore.AlertQuery
 		want chstore.AlertResult
@@ -216,7 +216,10 @@ func TestEvaluateAlert(t *testing.T) {
 			chstore.AlertResult{Total: 10, Matching: 1, Value: 10, TraceIDs: []string{traceID(epoch, 9)}}},
 		{"latency service with filter", win(chstore.AlertQuery{Kind: chstore.AlertLatency, Service: "db", Having: dbFault, Quantile: 0.5}),
 			chstore.AlertResult{Total: 3, Matching: 3, Value: 0.01, TraceIDs: faulting}},
-	} {
+		{"latency service p50", win(chstore.AlertQuery{Kind: chstore.AlertLatency, Service: "api", Quantile: 0.5, ThresholdUS: 9_500_000}),
+			chstore.AlertResult{Total: 10, Matching: 1, Value: 6, TraceIDs: []string{traceID(epoch, 9)}}},
+	}
+	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := s.EvaluateAlert(ctx, tc.q)
 			if err != nil {
@@ -241,6 +244,35 @@ func TestEvaluateAlert(t *testing.T) {
 				t.Fatalf("EvaluateAlert = %+v, want %+v", got, tc.want)
 			}
 		})
+	}
+	// The same queries at once: shared scans give the same answers, and a
+	// broken condition fails only its own query.
+	var qs []chstore.AlertQuery
+	for _, tc := range cases {
+		qs = append(qs, tc.q)
+	}
+	qs = append(qs, win(chstore.AlertQuery{Kind: chstore.AlertCount, Having: "no_such_column = 1"}),
+		win(chstore.AlertQuery{Kind: chstore.AlertLatency, Service: "web", Quantile: 0.5}))
+	rs, errs := s.EvaluateAlerts(ctx, qs)
+	for i, tc := range cases {
+		want, err := s.EvaluateAlert(ctx, tc.q)
+		if err != nil || errs[i] != nil {
+			t.Fatalf("%s: %v, %v", tc.name, err, errs[i])
+		}
+		slices.Sort(want.TraceIDs)
+		slices.Sort(rs[i].TraceIDs)
+		if len(want.TraceIDs) == 0 {
+			want.TraceIDs = nil
+		}
+		if len(rs[i].TraceIDs) == 0 {
+			rs[i].TraceIDs = nil
+		}
+		if !reflect.DeepEqual(rs[i], want) {
+			t.Errorf("%s: EvaluateAlerts = %+v, EvaluateAlert = %+v", tc.name, rs[i], want)
+		}
+	}
+	if errs[len(cases)] == nil || errs[len(cases)+1] != nil || rs[len(cases)+1].Total != 1 || rs[len(cases)+1].Value != 0.5 {
+		t.Fatalf("batch with a broken query: %+v %v", rs[len(cases):], errs[len(cases):])
 	}
 	for _, q := range []chstore.AlertQuery{
 		{Kind: "nope", Start: now.Add(-time.Minute), End: now},
