@@ -84,6 +84,7 @@ type Store interface {
 	GraphSpans(ctx context.Context, from, to time.Time) ([]chstore.GraphSpan, error)
 	GraphSpansMatching(ctx context.Context, from, to time.Time, having string, args []any) ([]chstore.GraphSpan, error)
 	GraphSpansOf(ctx context.Context, traceIDs []string) ([]chstore.GraphSpan, error)
+	GraphSpansByID(ctx context.Context, refs []chstore.GraphSpanRef, from, to time.Time) ([]chstore.GraphSpan, error)
 	GraphBuckets(ctx context.Context, from, to time.Time) ([]chstore.GraphBucketState, error)
 	ServerNow(ctx context.Context) (time.Time, error)
 	WriteGraphRollup(ctx context.Context, r chstore.GraphRollup) error
@@ -110,6 +111,7 @@ type Graph struct {
 	computeErrors *metrics.Counter
 	computeTime   *metrics.Summary
 	spansRead     *metrics.Counter
+	parentsFound  *metrics.Counter
 }
 
 // New validates cfg and returns a Graph.
@@ -128,6 +130,7 @@ func New(cfg Config, set Settings) (*Graph, error) {
 	g.computeErrors = g.set.NewCounter("fluoro_graph_bucket_errors_total")
 	g.computeTime = g.set.NewSummary("fluoro_graph_bucket_compute_seconds")
 	g.spansRead = g.set.NewCounter("fluoro_graph_spans_read_total")
+	g.parentsFound = g.set.NewCounter("fluoro_graph_parents_looked_up_total")
 	return g, nil
 }
 
@@ -223,6 +226,9 @@ func (g *Graph) computeBucket(ctx context.Context, st *chstore.GraphBucketState)
 		return err
 	}
 	spans, err := g.store.GraphSpans(ctx, st.Bucket, st.Bucket.Add(chstore.GraphBucket))
+	if err == nil {
+		spans, err = g.withParents(ctx, spans)
+	}
 	if err != nil {
 		g.computeErrors.Inc()
 		return err
@@ -317,6 +323,9 @@ func (g *Graph) ServiceGraph(ctx context.Context, q Query) (Result, error) {
 // over the window from spans.
 func (g *Graph) filtered(ctx context.Context, from, to time.Time, f Filter, byMinute bool) (*servicegraph.Aggregator, error) {
 	spans, err := g.store.GraphSpansMatching(ctx, from.Add(-g.cfg.FilterLookback), to, f.Having, f.Args)
+	if err == nil {
+		spans, err = g.withParents(ctx, spans)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -427,12 +436,61 @@ func storeFilter(sel servicegraph.Selector) *chstore.GraphFilter {
 // nodes of in-progress segments included).
 func (g *Graph) TraceGraph(ctx context.Context, traceIDs []string) ([]servicegraph.Service, error) {
 	spans, err := g.store.GraphSpansOf(ctx, traceIDs)
+	if err == nil {
+		spans, err = g.withParents(ctx, spans)
+	}
 	if err != nil {
 		return nil, err
 	}
 	agg := servicegraph.NewAggregator(servicegraph.Options{})
 	agg.AddSpans(toSpans(spans))
 	return agg.Graph(), nil
+}
+
+// parentWindow is how long before an independent subsegment its parent
+// may have started and still be found by withParents.
+const parentWindow = 5 * time.Minute
+
+// withParents adds to spans the parents of independent subsegments that
+// graph_spans leaves out (plain subsegments, e.g. a custom "process"
+// subsegment whose calls an SDK streamed as documents of their own): the
+// graph needs them to find the calls' service. Such a parent is embedded
+// in a document whose own row graph_spans holds, so one lookup suffices.
+// Parents that never arrived (orphans) are looked up on every computation.
+func (g *Graph) withParents(ctx context.Context, spans []chstore.GraphSpan) ([]chstore.GraphSpan, error) {
+	have := make(map[chstore.GraphSpanRef]bool, len(spans))
+	for i := range spans {
+		have[chstore.GraphSpanRef{TraceID: spans[i].TraceID, ID: spans[i].ID}] = true
+	}
+	var (
+		refs               []chstore.GraphSpanRef
+		minStart, maxStart uint64
+	)
+	for i := range spans {
+		s := &spans[i]
+		if s.IsSegment || s.ID != s.SegmentID || s.ParentID == "" {
+			continue // not an independent subsegment document
+		}
+		r := chstore.GraphSpanRef{TraceID: s.TraceID, ID: s.ParentID}
+		if have[r] {
+			continue
+		}
+		have[r] = true
+		refs = append(refs, r)
+		if minStart == 0 || s.StartUS < minStart {
+			minStart = s.StartUS
+		}
+		maxStart = max(maxStart, s.StartUS)
+	}
+	if len(refs) == 0 {
+		return spans, nil
+	}
+	found, err := g.store.GraphSpansByID(ctx, refs, time.UnixMicro(int64(minStart)).Add(-parentWindow), time.UnixMicro(int64(maxStart)).Add(time.Second))
+	if err != nil {
+		return nil, err
+	}
+	g.parentsFound.Add(len(found))
+	return append(spans, found...), nil
 }
 
 func toSpans(in []chstore.GraphSpan) []servicegraph.Span {

@@ -380,3 +380,56 @@ func TestClusterLayout(t *testing.T) {
 		t.Fatalf("cluster graph:\n%s\nwant\n%s", got, want)
 	}
 }
+
+// TestStreamedUnderPlainSubsegment: an SDK streamed a remote call as an
+// independent subsegment whose parent is a plain "process" subsegment of
+// the segment (not in graph_spans); the call's edge must still start at
+// the segment's service. An orphan (its parent never arrived) has no edge.
+func TestStreamedUnderPlainSubsegment(t *testing.T) {
+	t.Parallel()
+	s, g := open(t)
+	ctx := context.Background()
+	epoch := time.Now().Add(-5 * time.Minute).Truncate(time.Second)
+	trace := fmt.Sprintf("1-%08x-%024x", epoch.Unix(), 77)
+	t0 := float64(epoch.Unix()) + 0.1
+	f := func(x float64) string { return fmt.Sprintf("%.6f", t0+x) }
+	bodies := []string{
+		fmt.Sprintf(`{"trace_id":%q,"id":"1000000000000001","name":"worker","origin":"AWS::EC2::Instance","start_time":%s,"end_time":%s,`+
+			`"subsegments":[{"id":"1000000000000002","name":"process","start_time":%s,"end_time":%s}]}`, trace, f(0), f(1), f(0.1), f(0.9)),
+		fmt.Sprintf(`{"type":"subsegment","trace_id":%q,"id":"1000000000000003","parent_id":"1000000000000002","name":"api.partner.net","namespace":"remote",`+
+			`"start_time":%s,"end_time":%s,"http":{"request":{"url":"https://api.partner.net/"},"response":{"status":503}}}`, trace, f(0.2), f(0.4)),
+		fmt.Sprintf(`{"type":"subsegment","trace_id":%q,"id":"1000000000000004","parent_id":"10000000000000ff","name":"lost.example.com","namespace":"remote",`+
+			`"start_time":%s,"end_time":%s}`, trace, f(0.5), f(0.6)),
+	}
+	docs := decode(t, bodies, time.Now().UnixNano())
+	for _, d := range docs {
+		if err := s.WriteDocuments(ctx, []segment.Document{d}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	from, to := epoch.Truncate(time.Minute), epoch.Add(2*time.Minute).Truncate(time.Minute)
+	res, err := g.ServiceGraph(ctx, graphstore.Query{Start: from, End: to})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := mustJSON(t, res.Services), mustJSON(t, truth(docs, from, to)); got != want {
+		t.Fatalf("graph:\n%s\nwant\n%s", got, want)
+	}
+	var worker *servicegraph.Service
+	for i := range res.Services {
+		if res.Services[i].Name == "worker" && res.Services[i].Type == "AWS::EC2::Instance" {
+			worker = &res.Services[i]
+		}
+	}
+	if worker == nil || len(worker.Edges) != 1 || res.Services[worker.Edges[0].ReferenceID].Name != "api.partner.net" ||
+		worker.Edges[0].SummaryStatistics.FaultStatistics.TotalCount != 1 {
+		t.Fatalf("worker's edges: %s", mustJSON(t, worker))
+	}
+	tg, err := g.TraceGraph(ctx, []string{trace})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := mustJSON(t, tg), mustJSON(t, truth(docs, time.Time{}, time.Time{})); got != want {
+		t.Fatalf("trace graph:\n%s\nwant\n%s", got, want)
+	}
+}

@@ -92,6 +92,41 @@ func (s *Store) GraphSpansOf(ctx context.Context, traceIDs []string) ([]GraphSpa
 	return s.queryGraphSpans(ctx, q)
 }
 
+// GraphSpanRef names one span of a trace.
+type GraphSpanRef struct{ TraceID, ID string }
+
+// GraphSpansByID returns, as graph spans, the spans (of any kind, from the
+// spans table) named by refs that started in [from, to]: the plain
+// subsegments graph_spans leaves out, looked up when an independent
+// subsegment names one as parent.
+func (s *Store) GraphSpansByID(ctx context.Context, refs []GraphSpanRef, from, to time.Time) ([]GraphSpan, error) {
+	if len(refs) == 0 || to.Before(from) {
+		return nil, nil
+	}
+	traces, ids := make([]string, 0, len(refs)), make([]string, 0, len(refs))
+	want := make(map[GraphSpanRef]bool, len(refs))
+	for _, r := range refs {
+		traces, ids = append(traces, r.TraceID), append(ids, r.ID)
+		want[r] = true
+	}
+	q := "SELECT trace_id, id, parent_id, segment_id, service, origin, name, namespace, is_segment, start_us, end_us, in_progress, " +
+		"error, fault, throttle, http_status, aws_account_id, aws_operation, aws_resource, " +
+		"toUInt8(sql_url != '' OR sql_database_type != '') AS is_sql, version FROM " + s.db + ".spans WHERE " +
+		dateRange(from, to) + " AND start >= " + dateTimeLiteral(from) + " AND start <= " + dateTimeLiteral(to.Add(time.Second)) +
+		" AND has(?, trace_id) AND has(?, id)"
+	rows, err := s.queryGraphSpans(ctx, q, traces, ids)
+	if err != nil {
+		return nil, err
+	}
+	out := rows[:0]
+	for _, g := range rows {
+		if want[GraphSpanRef{g.TraceID, g.ID}] {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
+
 func (s *Store) queryGraphSpans(ctx context.Context, q string, args ...any) ([]GraphSpan, error) {
 	rows, err := s.conn.Query(ctx, q, args...)
 	if err != nil {

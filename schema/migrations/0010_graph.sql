@@ -7,7 +7,10 @@
 -- blocks, so nothing here pairs at insert time. Instead:
 --
 -- graph_spans: the spans the graph needs (segments, top-level documents and
--- subsegments that call something), copied by a materialized view from
+-- subsegments that call something: namespace aws or remote, sql, an HTTP
+-- URL; not local work like the SDKs' connect/dial/request subsegments; a
+-- subsegment of an independent document finds its segment through the
+-- document's own row, segment_id), copied by a materialized view from
 -- spans into trace-id order. Partitioned by the UTC day of the trace id's
 -- epoch and ordered by (trace_id, id), so all spans of the traces that
 -- started in one minute are one primary-key range, whatever the batch
@@ -69,7 +72,7 @@ AS SELECT
     toUInt8(sql_url != '' OR sql_database_type != '') AS is_sql,
     version
 FROM {{table "spans"}}
-WHERE is_segment = 1 OR depth = 0 OR service = '' OR namespace IN ('aws', 'remote')
+WHERE is_segment = 1 OR depth = 0 OR namespace IN ('aws', 'remote')
     OR sql_url != '' OR sql_database_type != '' OR http_url != '' OR http_traced = 1;
 
 CREATE TABLE IF NOT EXISTS {{table "graph_dirty"}} {{onCluster}} (
