@@ -1,4 +1,5 @@
 import { useEffect, useState } from 'preact/hooks';
+import { AlertsPage } from './alerts/AlertsPage';
 import { Link } from './components/common';
 import { FunctionsPage } from './functions/FunctionsPage';
 import type { Alert } from './live/messages';
@@ -23,6 +24,7 @@ function Nav(props: { path: string }) {
         {item('/', 'Service map', 'nav-map', p === '/' || p === '/map')}
         {item('/traces', 'Traces', 'nav-traces', p.startsWith('/traces'))}
         {item('/functions', 'Functions', 'nav-functions', p.startsWith('/functions'))}
+        {item('/alerts', 'Alerts', 'nav-alerts', p.startsWith('/alerts'))}
       </ul>
     </nav>
   );
@@ -67,6 +69,7 @@ export function App() {
   else if (traceMatch) page = <TracePage id={decodeURIComponent(traceMatch[1]!)} />;
   else if (p === '/traces') page = <TracesPage />;
   else if (p === '/functions') page = <FunctionsPage />;
+  else if (p === '/alerts') page = <AlertsPage />;
   else
     page = (
       <div class="page">
@@ -76,7 +79,7 @@ export function App() {
       </div>
     );
   useEffect(() => {
-    document.title = `Fluoro · ${p === '/' || p === '/map' ? 'Service map' : traceMatch ? 'Trace' : p === '/traces' ? 'Traces' : p === '/functions' ? 'Functions' : 'Not found'}`;
+    document.title = `Fluoro · ${p === '/' || p === '/map' ? 'Service map' : traceMatch ? 'Trace' : p === '/traces' ? 'Traces' : p === '/functions' ? 'Functions' : p === '/alerts' ? 'Alerts' : 'Not found'}`;
   }, [p]);
   return (
     <>
