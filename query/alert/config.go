@@ -70,7 +70,7 @@ type Config struct {
 func DefaultConfig() Config {
 	return Config{
 		ExternalURL:          "http://127.0.0.1:2001",
-		TraceSettle:          1500 * time.Millisecond,
+		TraceSettle:          time.Second,
 		TraceMaxWait:         10 * time.Second,
 		TraceMemory:          15 * time.Second,
 		MaxTraces:            100_000,

@@ -28,6 +28,15 @@ import (
 	"github.com/fluoro/fluoro/schema/chtest"
 )
 
+// The wiring README.md gives main.go.
+var (
+	_ collector.Sink  = (*alert.Engine)(nil)
+	_ alert.Store     = (*chstore.Store)(nil)
+	_ alert.Publisher = (*live.Hub)(nil)
+	_ alert.QueryFunc = (*chstore.Store)(nil).EvaluateAlerts
+	_ live.GraphSink  = (*alert.Engine)(nil).Observe
+)
+
 func TestMain(m *testing.M) {
 	xray.SetLogger(xraylog.NewDefaultLogger(io.Discard, xraylog.LogLevelError))
 	chtest.Main(m)
@@ -90,6 +99,8 @@ type tee struct {
 	feed   *live.Feed // nil: none
 	eng    *atomic.Pointer[alert.Engine]
 	stored *atomic.Int64
+	// seen, when set, is called with every stored document's trace id.
+	seen func(traceID string)
 }
 
 func (t tee) WriteDocuments(ctx context.Context, docs []segment.Document) error {
@@ -97,6 +108,11 @@ func (t tee) WriteDocuments(ctx context.Context, docs []segment.Document) error 
 		return err
 	}
 	t.stored.Add(int64(len(docs)))
+	if t.seen != nil {
+		for i := range docs {
+			t.seen(docs[i].TraceID)
+		}
+	}
 	if t.feed != nil {
 		_ = t.feed.WriteDocuments(ctx, docs)
 	}
@@ -136,6 +152,7 @@ type harnessOpts struct {
 	alerting, viaFeed bool
 	mut               func(*alert.Config)
 	batchWait         time.Duration
+	seen              func(traceID string)
 }
 
 func newHarnessOpts(t testing.TB, o harnessOpts) *harness {
@@ -162,7 +179,7 @@ func newHarnessOpts(t testing.TB, o harnessOpts) *harness {
 	if o.batchWait > 0 {
 		cc.BatchWait = o.batchWait
 	}
-	sink := tee{store: h.store, feed: feed, stored: &h.stored}
+	sink := tee{store: h.store, feed: feed, stored: &h.stored, seen: o.seen}
 	if o.alerting && !o.viaFeed {
 		sink.eng = &h.eng
 	}

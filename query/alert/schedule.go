@@ -21,7 +21,6 @@ func (e *Engine) runScheduler(ctx context.Context) {
 	sem := make(chan struct{}, e.cfg.MaxConcurrentQueries)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	var lastReconcile time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -54,10 +53,7 @@ func (e *Engine) runScheduler(ctx context.Context) {
 					e.evaluate(ctx, due, now)
 				}()
 			}
-			if now.Sub(lastReconcile) >= 250*time.Millisecond {
-				lastReconcile = now
-				e.reconcileAll(now)
-			}
+			e.reconcileAll(now)
 		}
 	}
 }
