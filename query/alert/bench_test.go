@@ -360,6 +360,10 @@ func BenchmarkAlerting(b *testing.B) {
 	// rate (a saturated pipeline queues documents before they are stored).
 	b.Run("rules100-paced50", func(b *testing.B) { run(b, true, all, 0.5) })
 	// The two halves alone, to see what each costs.
-	b.Run("trace50", func(b *testing.B) { run(b, true, func(r alert.Rule) bool { return r.Condition.Kind == alert.KindTrace }, 0) })
-	b.Run("threshold50", func(b *testing.B) { run(b, true, func(r alert.Rule) bool { return r.Condition.Kind != alert.KindTrace }, 0) })
+	b.Run("trace50", func(b *testing.B) {
+		run(b, true, func(r alert.Rule) bool { return r.Condition.Kind == alert.KindTrace }, 0)
+	})
+	b.Run("threshold50", func(b *testing.B) {
+		run(b, true, func(r alert.Rule) bool { return r.Condition.Kind != alert.KindTrace }, 0)
+	})
 }
