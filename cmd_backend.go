@@ -16,6 +16,7 @@ import (
 	"github.com/fluoro/fluoro/collector"
 	"github.com/fluoro/fluoro/collector/sampling"
 	"github.com/fluoro/fluoro/collector/segment"
+	"github.com/fluoro/fluoro/query/alert"
 	"github.com/fluoro/fluoro/query/api"
 	"github.com/fluoro/fluoro/query/graphstore"
 	"github.com/fluoro/fluoro/query/live"
@@ -30,6 +31,7 @@ var (
 	_ collector.Sink  = (*chstore.Store)(nil)
 	_ api.TraceReader = (*chstore.Store)(nil)
 	_ collector.Sink  = (*live.Feed)(nil)
+	_ collector.Sink  = (*alert.Engine)(nil)
 	_ sampling.Store  = (*chstore.Store)(nil)
 	_ api.GroupStore  = (*chstore.Store)(nil)
 )

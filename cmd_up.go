@@ -14,6 +14,7 @@ import (
 	"github.com/fluoro/fluoro/collector"
 	"github.com/fluoro/fluoro/collector/sampling"
 	"github.com/fluoro/fluoro/deploy/demo"
+	"github.com/fluoro/fluoro/query/alert"
 	"github.com/fluoro/fluoro/query/api"
 	"github.com/fluoro/fluoro/query/graphstore"
 	"github.com/fluoro/fluoro/query/live"
@@ -68,11 +69,13 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	ac.RegisterFlags(fs)
 	gc := graphstore.DefaultConfig()
 	gc.RegisterFlags(fs)
+	alc := alert.DefaultConfig()
+	alc.RegisterFlags(fs)
 	var dc ui.Config
 	dc.RegisterFlags(fs)
 	ic := newInvokerConfig()
 	ic.RegisterFlags(fs)
-	if err := parseFlags(fs, args, &lc, &uc, &sc, &chc, &cc, &ac, &gc, &dc, ic); err != nil {
+	if err := parseFlags(fs, args, &lc, &uc, &sc, &chc, &cc, &ac, &gc, &alc, &dc, ic); err != nil {
 		return err
 	}
 	if !flagSet(fs, "clickhouse-dir") {
@@ -93,9 +96,13 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	defer flushSampling(log, samp)
 	hub := live.NewHub(live.DefaultHubConfig(), log, live.CompileFilter)
 	feed := live.NewFeed(live.DefaultFeedConfig(), hub, log)
+	eng, err := alert.New(alc, alert.Settings{Logger: log.With("component", "alerting"), Store: st.store, Publisher: hub})
+	if err != nil {
+		return err
+	}
 	col, err := collector.New(cc, collector.Settings{
 		Logger:   log.With("component", "collector"),
-		Sink:     teeSink{primary: st.store, bestEffort: []collector.Sink{feed}},
+		Sink:     teeSink{primary: st.store, bestEffort: []collector.Sink{feed, eng}},
 		Sampling: samp,
 	})
 	if err != nil {
@@ -118,8 +125,8 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var srv *api.Server
-	extra := frontMux(col, hub, lambda, dash, func(w io.Writer) { srv.WriteMetrics(w) })
-	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra, Graph: graph, Groups: st.store, Sampling: samp})
+	extra := frontMux(col, hub, lambda, dash, func(w io.Writer) { srv.WriteMetrics(w) }, eng.WriteMetrics)
+	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra, Graph: graph, Groups: st.store, Sampling: samp, Alerts: eng})
 	if err != nil {
 		return err
 	}
@@ -141,6 +148,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	start("collector", col.Run)
 	start("api", srv.Run)
 	start("graph", graph.Run)
+	start("alerting", eng.Run)
 	start("live hub", hub.Run)
 	start("live feed", feed.Run)
 	if inv != nil {
