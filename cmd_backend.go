@@ -161,7 +161,7 @@ func runQuery(ctx context.Context, args []string, _, stderr io.Writer) error {
 		}
 	}()
 	var srv *api.Server
-	extra := frontMux(nil, nil, nil, dash, func(w io.Writer) { srv.WriteMetrics(w) })
+	extra := frontMux(nil, nil, nil, dash, func(w io.Writer) { srv.WriteMetrics(w) }, graph.WriteMetrics)
 	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra, Graph: graph, Groups: st.store, Sampling: samp})
 	if err != nil {
 		return err

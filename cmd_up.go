@@ -125,7 +125,7 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	var srv *api.Server
-	extra := frontMux(col, hub, lambda, dash, func(w io.Writer) { srv.WriteMetrics(w) }, eng.WriteMetrics)
+	extra := frontMux(col, hub, lambda, dash, func(w io.Writer) { srv.WriteMetrics(w) }, eng.WriteMetrics, graph.WriteMetrics)
 	srv, err = api.New(ac, api.Settings{Logger: log.With("component", "api"), Reader: st.store, Extra: extra, Graph: graph, Groups: st.store, Sampling: samp, Alerts: eng})
 	if err != nil {
 		return err

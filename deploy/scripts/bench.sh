@@ -37,6 +37,9 @@ run ./collector/ 'UDPIngest|EndToEnd'
 run ./schema/chstore/ .
 run ./query/filter/ .
 run ./query/xraytrace/ .
+echo "== service graph and query latency over an hour of 1,000,000 traces (FLUORO_BENCH_TRACES to change)"
+go test -run '^$' -bench 'Hour' -benchtime 30x -timeout 90m ./query/graphstore/ | tee -a "$out/go-bench.txt"
+run ./query/alert/ .
 if go test -list '^Benchmark' ./invoker/... 2>/dev/null | grep -q '^Benchmark'; then
   run ./invoker/... .
 fi
