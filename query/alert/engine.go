@@ -205,8 +205,22 @@ func (e *Engine) receiverSet() map[string]bool {
 // deliveries finish (within Config.ShutdownTimeout; the rest stays in
 // the persisted outbox for the next start) and writes the final state.
 func (e *Engine) Run(ctx context.Context) error {
-	if err := e.load(ctx); err != nil {
-		return err
+	// ClickHouse may be briefly unavailable: retry rather than take the
+	// whole process down with alerting.
+	for wait := time.Second; ; wait = min(2*wait, 30*time.Second) {
+		err := e.load(ctx)
+		if err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		e.log.Warn("alerting: cannot load rules and states; retrying", "err", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(wait):
+		}
 	}
 	e.mu.Lock()
 	nrules := len(e.rules)
@@ -270,6 +284,8 @@ func (e *Engine) load(ctx context.Context) error {
 	e.mu.Lock()
 	defer e.rebuildTraceRules(ctx)
 	defer e.mu.Unlock()
+	// Rules created through the API before Run stay; the stored ones are
+	// added below.
 	for _, r := range e.fileRules {
 		e.rules[r.ID] = &ruleEntry{rule: r}
 	}
@@ -284,9 +300,11 @@ func (e *Engine) load(ctx context.Context) error {
 			e.log.Error("stored alert rule is invalid; ignored", "rule", rec.ID, "err", err)
 			continue
 		}
-		if e.rules[r.ID] != nil {
-			e.log.Warn("alert rule defined in the rules file and through the API; the file's wins", "rule", r.ID)
-			continue
+		if old := e.rules[r.ID]; old != nil {
+			if old.rule.Source == SourceFile {
+				e.log.Warn("alert rule defined in the rules file and through the API; the file's wins", "rule", r.ID)
+			}
+			continue // or written through the API since New: that version is newer
 		}
 		if miss := missingReceivers(r, known); len(miss) > 0 {
 			e.log.Warn("alert rule names receivers that are not configured; they are skipped", "rule", r.ID, "receivers", miss)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -403,5 +404,50 @@ func TestRootCauseService(t *testing.T) {
 		if got == nil || *got != *tc.want {
 			t.Errorf("%s: rootCauseService = %+v, want %+v", tc.name, got, tc.want)
 		}
+	}
+}
+
+// failingStore fails every read until ok is set.
+type failingStore struct {
+	*memStore
+	ok atomic.Bool
+}
+
+func (f *failingStore) AlertRules(ctx context.Context) ([]chstore.AlertRuleRecord, error) {
+	if !f.ok.Load() {
+		return nil, errors.New("clickhouse: connection refused")
+	}
+	return f.memStore.AlertRules(ctx)
+}
+
+// TestRunRetriesLoad: ClickHouse unavailable at start does not stop the
+// engine (nor the process): it retries and then runs.
+func TestRunRetriesLoad(t *testing.T) {
+	t.Parallel()
+	st := &failingStore{memStore: newMemStore()}
+	e, err := New(testConfig(), Settings{Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- e.Run(ctx) }()
+	time.Sleep(300 * time.Millisecond)
+	select {
+	case err := <-done:
+		t.Fatalf("Run returned while the store fails: %v", err)
+	case <-e.Ready():
+		t.Fatal("ready without loading")
+	default:
+	}
+	st.ok.Store(true)
+	select {
+	case <-e.Ready():
+	case <-time.After(5 * time.Second):
+		t.Fatal("not ready after the store recovered")
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
