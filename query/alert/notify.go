@@ -4,14 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -349,10 +347,3 @@ func notificationLinks(base string, n *Notification, expr string) {
 		n.Links.Samples[i] = base + "/traces/" + url.PathEscape(id)
 	}
 }
-
-// errAttempt wraps the failure of one attempt with its number.
-func errAttempt(attempt int, err error) error {
-	return fmt.Errorf("attempt %s: %w", strconv.Itoa(attempt), err)
-}
-
-var errShutdown = errors.New("engine shutting down")
