@@ -17,7 +17,7 @@ export function TimeSeries(props: { selector: string; start: number; end: number
       { StartTime: props.start, EndTime: props.end, EntitySelectorExpression: props.selector, Period: period, ...(props.group ? { GroupName: props.group } : {}) },
       { signal: ac.signal },
     )
-      .then((r) => setCols(seriesColumns(r.TimeSeriesServiceStatistics ?? [])))
+      .then((r) => setCols(seriesColumns(r.TimeSeriesServiceStatistics ?? [], { start: props.start, end: props.end, period })))
       .catch((e: unknown) => {
         // Optional chart: an API without this operation simply shows nothing.
         if (!isAbort(e)) setCols({ t: [], ok: [], error: [], throttle: [], fault: [] });
