@@ -203,7 +203,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // reserved reports whether a path belongs to the server's APIs rather than to
 // the dashboard's routes: X-Ray operations (/ServiceGraph, /Traces, … start with
-// an upper-case letter), the websocket /ws, the invoker proxy /lambda/ and /metrics.
+// an upper-case letter), the websocket /ws, the invoker proxy /lambda/, /metrics
+// and the alerting API /alerting/.
 func reserved(name string) bool {
 	first, _, _ := strings.Cut(name, "/")
 	if first == "" {
@@ -213,7 +214,7 @@ func reserved(name string) bool {
 		return true
 	}
 	switch first {
-	case "ws", "lambda", "metrics", "api":
+	case "ws", "lambda", "metrics", "api", "alerting":
 		return true
 	}
 	return false

@@ -74,6 +74,7 @@ func TestServerBuilt(t *testing.T) {
 		{"head", "HEAD", "/", 200, "text/html; charset=utf-8", "no-cache", ""},
 		{"x-ray operation is not a route", "GET", "/ServiceGraph", 404, "", "", ""},
 		{"missing lambda proxy is 404", "GET", "/lambda/2015-03-31/functions", 404, "", "", ""},
+		{"missing alerting API is 404", "GET", "/alerting/rules", 404, "", "", ""},
 		{"missing websocket is 404", "GET", "/ws", 404, "", "", ""},
 		{"metrics is not a route", "GET", "/metrics", 404, "", "", ""},
 		{"functions route", "GET", "/functions", 200, "text/html; charset=utf-8", "no-cache", "<title>Fluoro</title>"},

@@ -1,8 +1,6 @@
 // For the service map: the names of the services that firing alerts point at,
 // kept current from GET /alerting/alerts and the websocket's alert messages.
-// MapPage can mark those nodes (e.g. a red ring) with
-//   const firing = useFiringServices(); … firing.has(node.Name)
-// (it does not yet: ui/src/servicemap is another helper's; see README).
+// MapPage marks those nodes with a dashed fault-coloured ring (data-alert="firing").
 import { useEffect, useState } from 'preact/hooks';
 import { liveClient } from '../live/useLive';
 import { listAlerts, type RuleStatus } from './api';

@@ -68,6 +68,8 @@ export interface GraphProps {
   testid?: string;
   compact?: boolean;
   onDrawn?: () => void;
+  /** Names of services with a firing alert: their nodes get an alert mark. */
+  firing?: Set<string>;
 }
 
 export function Graph(props: GraphProps) {
@@ -256,7 +258,7 @@ export function Graph(props: GraphProps) {
         const p = positions[n.id];
         if (!p) return null;
         return (
-          <NodeView key={n.id} node={n} p={p} selected={selKey === `node:${n.id}`} label={showLabels} name={showNames || selKey === `node:${n.id}`} compact={props.compact ?? false} interactive={!!onSelect} />
+          <NodeView key={n.id} node={n} p={p} alerting={n.kind !== 'client' && (props.firing?.has(n.name) ?? false)} selected={selKey === `node:${n.id}`} label={showLabels} name={showNames || selKey === `node:${n.id}`} compact={props.compact ?? false} interactive={!!onSelect} />
         );
       }),
     [model, positions, selKey, showLabels, showNames],
@@ -311,12 +313,12 @@ export function Graph(props: GraphProps) {
   );
 }
 
-function NodeView(props: { node: MapNode; p: Point; selected: boolean; label: boolean; name: boolean; compact: boolean; interactive: boolean }) {
+function NodeView(props: { node: MapNode; p: Point; alerting: boolean; selected: boolean; label: boolean; name: boolean; compact: boolean; interactive: boolean }) {
   const { node: n, p } = props;
   const hc = healthClass(n.health);
   const C = 2 * Math.PI * R;
   const segs = ringSegments(n.health);
-  const title = `${n.name} (${n.type || 'service'}): ${formatRate(n.rpm)}, avg ${formatLatency(n.avgLatency)}; ok ${n.health.ok}, error ${n.health.error}, throttle ${n.health.throttle}, fault ${n.health.fault}`;
+  const title = `${props.alerting ? 'ALERT FIRING — ' : ''}${n.name} (${n.type || 'service'}): ${formatRate(n.rpm)}, avg ${formatLatency(n.avgLatency)}; ok ${n.health.ok}, error ${n.health.error}, throttle ${n.health.throttle}, fault ${n.health.fault}`;
   return (
     <g
       class={`${s.node} ${s[`kind_${n.kind}`] ?? ''} ${props.selected ? s.selected : ''}`}
@@ -331,10 +333,12 @@ function NodeView(props: { node: MapNode; p: Point; selected: boolean; label: bo
       data-node-type={n.type}
       data-kind={n.kind}
       data-health={hc}
+      data-alert={props.alerting ? 'firing' : undefined}
       data-sel-kind="node"
       data-sel-id={n.id}
     >
       {props.selected && <circle r={R + RING + 5} class={s.halo} />}
+      {props.alerting && <circle r={R + RING + 3} class={s.alertRing} data-testid="node-alert" />}
       {segs.length === 0 && <circle r={R} class={s.ringBg} stroke-width={RING} />}
       {segs.map((g) => (
         <circle

@@ -11,6 +11,7 @@ import { ErrorBox, Link, LiveToggle, TimeRangeSelect } from '../components/commo
 import { useLive } from '../live/useLive';
 import { navigate, tracesUrl, useRoute } from '../router';
 import { defaultRange, rangeWindow } from '../timerange';
+import { useFiringServices } from '../alerts/useFiring';
 import { Graph, type Selection } from './Graph';
 import { allPlaced, layoutInput, stabilize, type Point } from './layout';
 import { layoutInWorker, prewarmLayoutWorker } from './layoutClient';
@@ -28,6 +29,7 @@ declare global {
 
 export function MapPage() {
   const route = useRoute();
+  const firing = useFiringServices();
   const range = route.params.get('range') ?? defaultRange;
   const group = route.params.get('group') ?? '';
   const setParam = (k: string, v: string) => {
@@ -207,7 +209,7 @@ export function MapPage() {
               <p class="muted">Send segments to UDP 127.0.0.1:2000 (the X-Ray daemon port) or pick a longer range.</p>
             </div>
           ) : (
-            <Graph model={model} positions={visible} selected={selected} onSelect={setSelected} fitKey={`${range}|${group}|${relayout}`} onDrawn={onDrawn} />
+            <Graph model={model} positions={visible} firing={firing} selected={selected} onSelect={setSelected} fitKey={`${range}|${group}|${relayout}`} onDrawn={onDrawn} />
           )}
           <Legend />
         </div>
