@@ -23,11 +23,13 @@ type FeedConfig struct {
 	Queue int
 }
 
-// DefaultFeedConfig returns the defaults: a trace is published 700 ms after
-// its last document (at most 1.5 s after its first), well within the
-// dashboard's 2-second promise.
+// DefaultFeedConfig returns the defaults: a trace is published 400 ms after
+// its last stored document (at most 1 s after its first). With the
+// collector's batch wait (1 s) that keeps segment-to-screen under the
+// dashboard's 2-second promise; a subsegment arriving later publishes the
+// trace again with a higher Revision.
 func DefaultFeedConfig() FeedConfig {
-	return FeedConfig{Settle: 700 * time.Millisecond, MaxWait: 1500 * time.Millisecond, MaxPending: 50000, Queue: 256}
+	return FeedConfig{Settle: 400 * time.Millisecond, MaxWait: time.Second, MaxPending: 50000, Queue: 256}
 }
 
 // TraceUpdate is what the feed knows of one settled trace: its summary and
