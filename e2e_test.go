@@ -6,12 +6,10 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http/httptest"
 	"os"
 	"reflect"
 	"sort"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,73 +26,6 @@ import (
 )
 
 func TestMain(m *testing.M) { chtest.Main(m) }
-
-// recorder is a UDP relay between the X-Ray SDK and the collector that keeps
-// every document it forwards: the ground truth of what was sent.
-type recorder struct {
-	conn *net.UDPConn
-	mu   sync.Mutex
-	docs map[string]map[string]json.RawMessage // trace id → segment id → document
-}
-
-func newRecorder(t *testing.T, to string) *recorder {
-	t.Helper()
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	dst, err := net.ResolveUDPAddr("udp", to)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := net.DialUDP("udp", nil, dst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := &recorder{conn: pc, docs: map[string]map[string]json.RawMessage{}}
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, _, err := pc.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			pkt := append([]byte(nil), buf[:n]...)
-			if _, body, ok := bytes.Cut(pkt, []byte("\n")); ok {
-				var d struct {
-					TraceID string `json:"trace_id"`
-					ID      string `json:"id"`
-				}
-				if json.Unmarshal(body, &d) == nil && d.TraceID != "" {
-					r.mu.Lock()
-					if r.docs[d.TraceID] == nil {
-						r.docs[d.TraceID] = map[string]json.RawMessage{}
-					}
-					r.docs[d.TraceID][d.ID] = body
-					r.mu.Unlock()
-				}
-			}
-			if _, err := out.Write(pkt); err != nil {
-				return
-			}
-		}
-	}()
-	t.Cleanup(func() { pc.Close(); out.Close() })
-	return r
-}
-
-func (r *recorder) snapshot() map[string]map[string]json.RawMessage {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cp := map[string]map[string]json.RawMessage{}
-	for t, m := range r.docs {
-		cp[t] = map[string]json.RawMessage{}
-		for id, d := range m {
-			cp[t][id] = d
-		}
-	}
-	return cp
-}
 
 func jsonEqual(t *testing.T, a, b []byte) bool {
 	t.Helper()
@@ -145,8 +76,12 @@ func TestEndToEndXRaySDKToAWSSDK(t *testing.T) {
 	}()
 	<-col.Ready()
 
-	rec := newRecorder(t, col.UDPAddr().String())
-	shop, err := demo.Start(ctx, demo.Config{DaemonAddr: rec.conn.LocalAddr().String(), Rate: 1, FaultRate: 0.2, ThrottleRate: 0.1, SlowRate: 0.1}, log)
+	rec, err := demo.NewRecorder(col.UDPAddr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rec.Close()
+	shop, err := demo.Start(ctx, demo.Config{DaemonAddr: rec.Addr(), Rate: 1, FaultRate: 0.2, ThrottleRate: 0.1, SlowRate: 0.1}, log)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -181,7 +116,7 @@ func TestEndToEndXRaySDKToAWSSDK(t *testing.T) {
 	var found map[string]types.TraceSummary
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		sent = rec.snapshot()
+		sent = rec.Documents()
 		found = map[string]types.TraceSummary{}
 		p := xray.NewGetTraceSummariesPaginator(client, &xray.GetTraceSummariesInput{
 			StartTime: aws.Time(start), EndTime: aws.Time(time.Now().Add(time.Minute)),

@@ -34,7 +34,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -67,12 +66,12 @@ func main() {
 
 // sendOnce sends one request through the demo shop and prints its trace id.
 func sendOnce(ctx context.Context, udp string, log *slog.Logger) error {
-	rec, err := newRecorder(udp)
+	rec, err := demo.NewRecorder(udp)
 	if err != nil {
 		return err
 	}
-	defer rec.close()
-	shop, err := demo.Start(ctx, demo.Config{DaemonAddr: rec.addr(), Rate: 1}, log)
+	defer rec.Close()
+	shop, err := demo.Start(ctx, demo.Config{DaemonAddr: rec.Addr(), Rate: 1}, log)
 	if err != nil {
 		return err
 	}
@@ -82,7 +81,7 @@ func sendOnce(ctx context.Context, udp string, log *slog.Logger) error {
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
-		for id := range rec.snapshot() {
+		for id := range rec.Documents() {
 			time.Sleep(200 * time.Millisecond) // let the downstream segments leave too
 			fmt.Println(id)
 			return nil
@@ -193,12 +192,12 @@ func run(ctx context.Context, log *slog.Logger) error {
 	log.Info("fluoro is up", "api", apiURL, "collector", collectorAddr, "lambda", lambdaURL)
 
 	// 2. Traffic from X-Ray-instrumented services, recorded on the way.
-	rec, err := newRecorder(collectorAddr)
+	rec, err := demo.NewRecorder(collectorAddr)
 	if err != nil {
 		return err
 	}
-	defer rec.close()
-	shop, err := demo.Start(ctx, demo.Config{DaemonAddr: rec.addr(), Rate: 1, FaultRate: 0.3, ThrottleRate: 0.1, SlowRate: 0.05}, log)
+	defer rec.Close()
+	shop, err := demo.Start(ctx, demo.Config{DaemonAddr: rec.Addr(), Rate: 1, FaultRate: 0.3, ThrottleRate: 0.1, SlowRate: 0.05}, log)
 	if err != nil {
 		return err
 	}
@@ -224,7 +223,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	}
 
 	// 5. Wait until every recorded trace is searchable.
-	sent := rec.snapshot()
+	sent := rec.Documents()
 	if err := waitSearchable(ctx, xc, sent, bigID); err != nil {
 		return failLog(err)
 	}
@@ -274,74 +273,6 @@ func repoRoot() (string, error) {
 			return "", fmt.Errorf("run from inside the repository (no ui/test/e2e/run.mjs above %s)", dir)
 		}
 	}
-}
-
-// recorder relays datagrams to the collector and keeps each document.
-type recorder struct {
-	conn *net.UDPConn
-	out  *net.UDPConn
-	mu   sync.Mutex
-	docs map[string]map[string]json.RawMessage // trace id → id → document
-}
-
-func newRecorder(to string) (*recorder, error) {
-	pc, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
-	if err != nil {
-		return nil, err
-	}
-	dst, err := net.ResolveUDPAddr("udp", to)
-	if err != nil {
-		pc.Close()
-		return nil, err
-	}
-	out, err := net.DialUDP("udp", nil, dst)
-	if err != nil {
-		pc.Close()
-		return nil, err
-	}
-	r := &recorder{conn: pc, out: out, docs: map[string]map[string]json.RawMessage{}}
-	go func() {
-		buf := make([]byte, 65536)
-		for {
-			n, _, err := pc.ReadFromUDP(buf)
-			if err != nil {
-				return
-			}
-			pkt := append([]byte(nil), buf[:n]...)
-			if _, body, ok := bytes.Cut(pkt, []byte("\n")); ok {
-				var d struct {
-					TraceID string `json:"trace_id"`
-					ID      string `json:"id"`
-				}
-				if json.Unmarshal(body, &d) == nil && d.TraceID != "" {
-					r.mu.Lock()
-					if r.docs[d.TraceID] == nil {
-						r.docs[d.TraceID] = map[string]json.RawMessage{}
-					}
-					r.docs[d.TraceID][d.ID] = body
-					r.mu.Unlock()
-				}
-			}
-			_, _ = out.Write(pkt)
-		}
-	}()
-	return r, nil
-}
-
-func (r *recorder) addr() string { return r.conn.LocalAddr().String() }
-func (r *recorder) close()       { r.conn.Close(); r.out.Close() }
-
-func (r *recorder) snapshot() map[string]map[string]json.RawMessage {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	cp := map[string]map[string]json.RawMessage{}
-	for t, m := range r.docs {
-		cp[t] = map[string]json.RawMessage{}
-		for id, d := range m {
-			cp[t][id] = d
-		}
-	}
-	return cp
 }
 
 func sendBigTrace(ctx context.Context, xc *xray.Client) (string, error) {
