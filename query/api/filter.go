@@ -13,6 +13,10 @@ import (
 type compiledFilter struct {
 	having string
 	args   []any
+	// where is the row-level prefilter of having (filter.Expr.Prefilter),
+	// "" when the expression has none.
+	where     string
+	whereArgs []any
 	// confirm, when set, must accept each candidate trace: the HAVING
 	// condition is only a necessary one (root-cause predicates).
 	confirm *filter.Expr
@@ -39,6 +43,9 @@ func compileFilter(expr string, groups func(filter.GroupRef) (string, error)) (c
 		return compiledFilter{}, invalidRequest("FilterExpression %q is not supported: %v", expr, err)
 	}
 	c := compiledFilter{having: having, args: args}
+	if w, wargs, ok := e.Prefilter(); ok {
+		c.where, c.whereArgs = w, wargs
+	}
 	if e.NeedsMatch() {
 		c.confirm = e
 	}

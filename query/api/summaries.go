@@ -77,6 +77,7 @@ func (s *Server) getTraceSummaries(ctx context.Context, in getTraceSummariesInpu
 	refs, next, err := s.reader.TraceIDs(ctx, traceQuery{
 		Start: q.start, End: q.end, RangeType: q.rangeType,
 		Having: q.filter.having, HavingArgs: q.filter.args,
+		Where: q.filter.where, WhereArgs: q.filter.whereArgs,
 		Limit: s.cfg.PageSize, Cursor: q.cursor,
 	})
 	if errors.Is(err, chstore.ErrBadQuery) {

@@ -7,12 +7,15 @@ import (
 )
 
 // sqlQuerier runs `SELECT trace_id FROM spans FINAL WHERE trace_id IN (…)
-// GROUP BY trace_id HAVING <having>` over the stored corpus.
-type sqlQuerier func(having string, args []any) ([]string, error)
+// GROUP BY trace_id HAVING <having>` over the stored corpus; with a where
+// (a Prefilter) it keeps only the traces with a spans row satisfying it.
+type sqlQuerier func(having string, args []any, where string, whereArgs []any) ([]string, error)
 
 // checkDifferential requires that Match and the SQL back-end select the
 // same traces for every expression (for NeedsMatch expressions: that SQL's
-// candidates contain every match). It returns the matched sets by expression.
+// candidates contain every match), and that SQL with the expression's
+// Prefilter selects exactly what it selects without. It returns the matched
+// sets by expression.
 func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query sqlQuerier) map[string][]string {
 	t.Helper()
 	all := make(map[string]bool, len(corpus))
@@ -20,7 +23,7 @@ func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query
 		all[c.id] = true
 	}
 	results := make(map[string][]string, len(exprs))
-	nontrivial := 0
+	nontrivial, prefiltered := 0, 0
 	for _, s := range exprs {
 		e, err := Parse(s)
 		if err != nil {
@@ -43,12 +46,25 @@ func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query
 			t.Errorf("SQL(%q): %v", s, err)
 			continue
 		}
-		got, err := query(having, args)
+		got, err := query(having, args, "", nil)
 		if err != nil {
 			t.Errorf("query for %q: %v\nHAVING %s\nargs %q", s, err, having, args)
 			continue
 		}
 		sort.Strings(got)
+		if where, wargs, ok := e.Prefilter(); ok {
+			prefiltered++
+			pre, err := query(having, args, where, wargs)
+			if err != nil {
+				t.Errorf("query for %q with its prefilter: %v\nWHERE %s\nargs %q", s, err, where, wargs)
+				continue
+			}
+			sort.Strings(pre)
+			if !slices.Equal(pre, got) {
+				t.Errorf("%q: the prefilter changes the result: %d traces with it, %d without; lost: %v; gained: %v\nWHERE %s\nargs %q",
+					s, len(pre), len(got), head(diff(got, pre)), head(diff(pre, got)), where, wargs)
+			}
+		}
 		for _, id := range got {
 			if !all[id] {
 				t.Errorf("%q: SQL returned unknown trace %s", s, id)
@@ -67,6 +83,9 @@ func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query
 			t.Errorf("%q: back-ends disagree: %d by SQL, %d by Match; only SQL: %v; only Match: %v\nHAVING %s\nargs %q",
 				s, len(got), len(want), head(onlySQL), head(onlyMatch), having, args)
 		}
+	}
+	if prefiltered*4 < len(exprs) {
+		t.Errorf("only %d of %d expressions have a prefilter; the differential test hardly covers Prefilter", prefiltered, len(exprs))
 	}
 	if nontrivial*10 < len(exprs)*8 {
 		t.Errorf("only %d of %d expressions select a proper, non-empty subset of the corpus; the corpus is too uniform", nontrivial, len(exprs))

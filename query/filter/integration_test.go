@@ -35,8 +35,15 @@ func TestDifferentialClickHouse(t *testing.T) {
 	}
 	in := strings.TrimSuffix(strings.Repeat("?, ", len(ids)), ", ")
 	prefix := "SELECT trace_id FROM " + db.Name + ".spans FINAL WHERE trace_id IN (" + in + ") GROUP BY trace_id HAVING "
-	res := checkDifferential(t, corpus, testExprs(), func(having string, args []any) ([]string, error) {
-		rows, err := db.Conn.Query(ctx, prefix+having, append(append([]any{}, ids...), args...)...)
+	pre := "SELECT trace_id FROM " + db.Name + ".spans FINAL WHERE trace_id IN (" + in + ") AND trace_id IN (SELECT trace_id FROM " +
+		db.Name + ".spans WHERE trace_id IN (" + in + ") AND ("
+	res := checkDifferential(t, corpus, testExprs(), func(having string, args []any, where string, wargs []any) ([]string, error) {
+		sql, all := prefix+having, append(append([]any{}, ids...), args...)
+		if where != "" {
+			sql = pre + where + ")) GROUP BY trace_id HAVING " + having
+			all = append(append(append(append([]any{}, ids...), ids...), wargs...), args...)
+		}
+		rows, err := db.Conn.Query(ctx, sql, all...)
 		if err != nil {
 			return nil, err
 		}
@@ -60,7 +67,8 @@ func TestDifferentialClickHouse(t *testing.T) {
 	}
 	defer st.Close()
 	for _, s := range []string{`fault`, `service("api") { fault } AND annotation.age > 10`, `edge("api", "auth") { error }`,
-		`user = "alice" OR http.url CONTAINS "/api/game/"`, `!partial AND duration < 3`, `inferred`} {
+		`user = "alice" OR http.url CONTAINS "/api/game/"`, `!partial AND duration < 3`, `inferred`,
+		`annotation.gameid = "817DL6VO" OR fault`, `service(id(name: "auth")) AND http.method = "GET"`} {
 		e, err := Parse(s)
 		if err != nil {
 			t.Fatal(err)
@@ -69,8 +77,9 @@ func TestDifferentialClickHouse(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		where, wargs, _ := e.Prefilter()
 		refs, next, err := st.TraceIDs(ctx, chstore.TraceQuery{Start: time.Unix(corpusBase-1000, 0), End: time.Unix(corpusBase+200000, 0),
-			RangeType: chstore.RangeTraceID, Having: having, HavingArgs: args, Limit: 10000})
+			RangeType: chstore.RangeTraceID, Having: having, HavingArgs: args, Where: where, WhereArgs: wargs, Limit: 10000})
 		if err != nil || next != "" {
 			t.Fatalf("TraceIDs(%q) = %v, %q, %v", s, refs, next, err)
 		}

@@ -100,6 +100,13 @@ type TraceQuery struct {
 	// with ? placeholders bound to HavingArgs.
 	Having     string
 	HavingArgs []any
+	// Where is an optional row-level necessary condition of Having (from
+	// query/filter's Prefilter), with ? placeholders bound to WhereArgs:
+	// every trace that satisfies Having has a spans row in the window that
+	// satisfies Where. Only traces with such a row are aggregated, which
+	// makes selective conditions fast; results are the same without it.
+	Where     string
+	WhereArgs []any
 	// Limit is the page size (default 100, at most 10000).
 	Limit int
 	// Cursor is the opaque token returned with the previous page ("" for
@@ -190,6 +197,21 @@ func (s *Store) TraceIDs(ctx context.Context, q TraceQuery) (refs []TraceRef, ne
 	default:
 		return nil, "", fmt.Errorf("%w: range type %q is not TraceId, Event or Service", ErrBadQuery, q.RangeType)
 	}
+	var args []any
+	if q.Where != "" {
+		// The rows the outer query aggregates lie within its first
+		// conditions (date, start and, for TraceId, the trace id range), so a
+		// trace's qualifying row is found by the subquery (which reads the
+		// local table on a cluster, like the Event candidates, and every
+		// version of a row: a superset of FINAL's).
+		win := where[:2]
+		if q.RangeType == "" || q.RangeType == RangeTraceID {
+			win = where[:3]
+		}
+		where = append(where, "trace_id IN (SELECT trace_id FROM "+s.db+"."+s.spansLocal+" WHERE "+
+			strings.Join(win, " AND ")+" AND ("+q.Where+"))")
+		args = append(args, q.WhereArgs...)
+	}
 	if q.Having != "" {
 		having = append(having, "("+q.Having+")")
 	}
@@ -206,7 +228,8 @@ func (s *Store) TraceIDs(ctx context.Context, q TraceQuery) (refs []TraceRef, ne
 		sql += " HAVING " + strings.Join(having, " AND ")
 	}
 	sql += " ORDER BY t DESC, trace_id DESC LIMIT " + strconv.Itoa(limit+1)
-	rows, err := s.conn.Query(ctx, sql, q.HavingArgs...)
+	args = append(args, q.HavingArgs...)
+	rows, err := s.conn.Query(ctx, sql, args...)
 	if err != nil {
 		return nil, "", fmt.Errorf("query trace ids: %w", err)
 	}

@@ -370,15 +370,24 @@ func TestPaging(t *testing.T) {
 		having    string
 		args      []any
 		want      int
+		where     string // prefilter
+		whereArgs []any
 	}{
-		{chstore.RangeTraceID, "", nil, ntraces},
-		{"", "", nil, ntraces},
-		{chstore.RangeEvent, "", nil, ntraces},
-		{chstore.RangeService, "", nil, ntraces},
-		{chstore.RangeTraceID, "max(fault) = ?", []any{1}, ntraces / 10},
-		{chstore.RangeEvent, "max(end_us) - min(start_us) > ? AND count() = 2", []any{200000}, ntraces},
+		{chstore.RangeTraceID, "", nil, ntraces, "", nil},
+		{"", "", nil, ntraces, "", nil},
+		{chstore.RangeEvent, "", nil, ntraces, "", nil},
+		{chstore.RangeService, "", nil, ntraces, "", nil},
+		{chstore.RangeTraceID, "max(fault) = ?", []any{1}, ntraces / 10, "", nil},
+		{chstore.RangeEvent, "max(end_us) - min(start_us) > ? AND count() = 2", []any{200000}, ntraces, "", nil},
+		// Where (a row-level necessary condition of Having) keeps the result.
+		{chstore.RangeTraceID, "max(fault) = ? AND max(is_segment = 1 AND service = ?) = 1", []any{1, "svc0"}, ntraces / 10,
+			"is_segment = 1 AND service = ?", []any{"svc0"}},
+		{chstore.RangeEvent, "max(fault) = ? AND max(is_segment = 1 AND service = ?) = 1", []any{1, "svc0"}, ntraces / 10,
+			"is_segment = 1 AND service = ?", []any{"svc0"}},
+		{chstore.RangeService, "max(is_segment = 1 AND service IN (?, ?)) = 1", []any{"svc1", "svc2"}, 2 * ntraces / 5,
+			"service IN (?, ?)", []any{"svc1", "svc2"}},
 	} {
-		t.Run(tc.rangeType+" "+tc.having, func(t *testing.T) {
+		t.Run(tc.rangeType+" "+tc.having+" "+tc.where, func(t *testing.T) {
 			t.Parallel() // read-only
 			seen := map[string]bool{}
 			var last chstore.TraceRef
@@ -387,7 +396,7 @@ func TestPaging(t *testing.T) {
 			for {
 				refs, next, err := s.TraceIDs(ctx, chstore.TraceQuery{
 					Start: winStart, End: winEnd, RangeType: tc.rangeType,
-					Having: tc.having, HavingArgs: tc.args, Limit: 300, Cursor: cursor,
+					Having: tc.having, HavingArgs: tc.args, Where: tc.where, WhereArgs: tc.whereArgs, Limit: 300, Cursor: cursor,
 				})
 				if err != nil {
 					t.Fatal(err)
