@@ -64,15 +64,21 @@ func TestClusterLayout(t *testing.T) {
 		t.Fatalf("Documents over Distributed: %+v", got)
 	}
 	for _, rt := range []string{chstore.RangeTraceID, chstore.RangeEvent, chstore.RangeService} {
-		refs, _, err := s.TraceIDs(ctx, chstore.TraceQuery{
-			Start: now.Add(-2 * time.Hour), End: now, RangeType: rt,
-			Having: "max(in_progress) = ? AND count() = ?", HavingArgs: []any{0, 2},
-		})
-		if err != nil {
-			t.Fatalf("%s: %v", rt, err)
-		}
-		if len(refs) != 1 || refs[0].TraceID != traceID(e, 1) {
-			t.Fatalf("%s over Distributed: %v", rt, refs)
+		for _, where := range []string{"", "fault = ?"} { // without and with a prefilter (PREWHERE)
+			q := chstore.TraceQuery{
+				Start: now.Add(-2 * time.Hour), End: now, RangeType: rt,
+				Having: "max(in_progress) = ? AND count() = ?", HavingArgs: []any{0, 2},
+			}
+			if where != "" {
+				q.Where, q.WhereArgs = where, []any{1}
+			}
+			refs, _, err := s.TraceIDs(ctx, q)
+			if err != nil {
+				t.Fatalf("%s %s: %v", rt, where, err)
+			}
+			if len(refs) != 1 || refs[0].TraceID != traceID(e, 1) {
+				t.Fatalf("%s %s over Distributed: %v", rt, where, refs)
+			}
 		}
 	}
 	j, err := schema.NewJanitor(ctx, dsn, schema.JanitorOptions{Cluster: "fluoro_local", NoZooKeeper: true})

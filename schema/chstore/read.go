@@ -197,19 +197,25 @@ func (s *Store) TraceIDs(ctx context.Context, q TraceQuery) (refs []TraceRef, ne
 	default:
 		return nil, "", fmt.Errorf("%w: range type %q is not TraceId, Event or Service", ErrBadQuery, q.RangeType)
 	}
-	var args []any
+	var (
+		args     []any
+		prewhere string
+	)
 	if q.Where != "" {
 		// The rows the outer query aggregates lie within its first
 		// conditions (date, start and, for TraceId, the trace id range), so a
 		// trace's qualifying row is found by the subquery (which reads the
 		// local table on a cluster, like the Event candidates, and every
-		// version of a row: a superset of FINAL's).
+		// version of a row: a superset of FINAL's). PREWHERE makes the outer
+		// query read the other columns only for the candidates' rows; it
+		// is safe with FINAL because trace_id is part of the sorting key (all
+		// versions of a row share it).
 		win := where[:2]
 		if q.RangeType == "" || q.RangeType == RangeTraceID {
 			win = where[:3]
 		}
-		where = append(where, "trace_id IN (SELECT trace_id FROM "+s.db+"."+s.spansLocal+" WHERE "+
-			strings.Join(win, " AND ")+" AND ("+q.Where+"))")
+		prewhere = " PREWHERE trace_id IN (SELECT trace_id FROM " + s.db + "." + s.spansLocal + " WHERE " +
+			strings.Join(win, " AND ") + " AND (" + q.Where + "))"
 		args = append(args, q.WhereArgs...)
 	}
 	if q.Having != "" {
@@ -222,7 +228,7 @@ func (s *Store) TraceIDs(ctx context.Context, q TraceQuery) (refs []TraceRef, ne
 		}
 		having = append(having, fmt.Sprintf("(t < %d OR (t = %d AND trace_id < '%s'))", ct, ct, cid))
 	}
-	sql := "SELECT trace_id, " + timeEx + " AS t FROM " + s.db + ".spans FINAL WHERE " + strings.Join(where, " AND ") +
+	sql := "SELECT trace_id, " + timeEx + " AS t FROM " + s.db + ".spans FINAL" + prewhere + " WHERE " + strings.Join(where, " AND ") +
 		" GROUP BY trace_id"
 	if len(having) > 0 {
 		sql += " HAVING " + strings.Join(having, " AND ")
