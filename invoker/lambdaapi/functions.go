@@ -300,6 +300,26 @@ func (s *Server) codeHasBootstrap(ref store.CodeRef) bool {
 
 // lookup returns the function named by the path label, with the qualifier
 // from the label or ?Qualifier=.
+// unqualifiedRequest is the common start of operations on $LATEST: it
+// decodes the JSON body of op into in and looks up the function, refusing a
+// qualifier with qualifierMsg. It has answered the request when ok is false.
+func (s *Server) unqualifiedRequest(w http.ResponseWriter, r *http.Request, in any, op, qualifierMsg string) (f *store.Function, ok bool) {
+	if err := readJSON(r, in, op); err != nil {
+		writeError(w, err)
+		return nil, false
+	}
+	f, q, err := s.lookup(r)
+	if err != nil {
+		writeError(w, err)
+		return nil, false
+	}
+	if q != "" {
+		writeError(w, invalidParam("%s", qualifierMsg))
+		return nil, false
+	}
+	return f, true
+}
+
 func (s *Server) lookup(r *http.Request) (*store.Function, string, error) {
 	name, q, err := nameAndQualifier(r.PathValue("name"), r.URL.Query().Get("Qualifier"))
 	if err != nil {
@@ -477,17 +497,8 @@ type updateCodeInput struct {
 
 func (s *Server) updateFunctionCode(w http.ResponseWriter, r *http.Request) {
 	var in updateCodeInput
-	if err := readJSON(r, &in, "UpdateFunctionCode"); err != nil {
-		writeError(w, err)
-		return
-	}
-	f, q, err := s.lookup(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if q != "" {
-		writeError(w, invalidParam("Only the $LATEST version can be updated; remove the qualifier."))
+	f, ok := s.unqualifiedRequest(w, r, &in, "UpdateFunctionCode", "Only the $LATEST version can be updated; remove the qualifier.")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -571,17 +582,8 @@ type updateConfigInput struct {
 
 func (s *Server) updateFunctionConfiguration(w http.ResponseWriter, r *http.Request) {
 	var in updateConfigInput
-	if err := readJSON(r, &in, "UpdateFunctionConfiguration"); err != nil {
-		writeError(w, err)
-		return
-	}
-	f, q, err := s.lookup(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if q != "" {
-		writeError(w, invalidParam("Only the $LATEST version can be updated; remove the qualifier."))
+	f, ok := s.unqualifiedRequest(w, r, &in, "UpdateFunctionConfiguration", "Only the $LATEST version can be updated; remove the qualifier.")
+	if !ok {
 		return
 	}
 	s.mu.Lock()

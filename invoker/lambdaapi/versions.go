@@ -26,17 +26,8 @@ type publishVersionInput struct {
 
 func (s *Server) publishVersion(w http.ResponseWriter, r *http.Request) {
 	var in publishVersionInput
-	if err := readJSON(r, &in, "PublishVersion"); err != nil {
-		writeError(w, err)
-		return
-	}
-	f, q, err := s.lookup(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if q != "" {
-		writeError(w, invalidParam("PublishVersion takes an unqualified function name."))
+	f, ok := s.unqualifiedRequest(w, r, &in, "PublishVersion", "PublishVersion takes an unqualified function name.")
+	if !ok {
 		return
 	}
 	s.mu.Lock()
@@ -146,17 +137,8 @@ func (s *Server) validateAlias(f *store.Function, a *store.Alias) error {
 
 func (s *Server) createAlias(w http.ResponseWriter, r *http.Request) {
 	var in aliasInput
-	if err := readJSON(r, &in, "CreateAlias"); err != nil {
-		writeError(w, err)
-		return
-	}
-	f, q, err := s.lookup(r)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if q != "" {
-		writeError(w, invalidParam("CreateAlias takes an unqualified function name."))
+	f, ok := s.unqualifiedRequest(w, r, &in, "CreateAlias", "CreateAlias takes an unqualified function name.")
+	if !ok {
 		return
 	}
 	if !aliasNameRE.MatchString(in.Name) || versionRE.MatchString(in.Name) || in.Name == store.Latest {
@@ -176,7 +158,7 @@ func (s *Server) createAlias(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	_, err = s.set.Store.Update(f.Name, func(f *store.Function) error {
+	_, err := s.set.Store.Update(f.Name, func(f *store.Function) error {
 		if _, ok := f.Aliases[a.Name]; ok {
 			return conflict("Alias already exists: %s:%s", s.functionARN(f.Name), a.Name)
 		}
