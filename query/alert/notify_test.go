@@ -252,7 +252,7 @@ func TestSlackAndCommand(t *testing.T) {
 	st := newMemStore()
 	e := runEngine(t, cfg, st)
 	fire(t, e, 1)
-	waitFor(t, 5*time.Second, "slack", func() bool { rc.mu.Lock(); defer rc.mu.Unlock(); return len(rc.bodies) == 1 })
+	waitFor(t, 30*time.Second, "slack", func() bool { rc.mu.Lock(); defer rc.mu.Unlock(); return len(rc.bodies) == 1 })
 	var msg struct {
 		Text        string `json:"text"`
 		Attachments []struct {
@@ -269,7 +269,7 @@ func TestSlackAndCommand(t *testing.T) {
 		!strings.Contains(msg.Attachments[0].Text, "<http://127.0.0.1:2001/traces/1-") {
 		t.Fatalf("slack message %+v", msg)
 	}
-	waitFor(t, 5*time.Second, "command", func() bool { _, err := os.Stat(out + ".env"); return err == nil })
+	waitFor(t, 30*time.Second, "command", func() bool { _, err := os.Stat(out + ".env"); return err == nil })
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)
