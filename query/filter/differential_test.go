@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sort"
 	"testing"
+
+	"github.com/fluoro/fluoro/collector/segment"
 )
 
 // sqlQuerier runs `SELECT trace_id FROM spans FINAL WHERE trace_id IN (…)
@@ -23,7 +25,7 @@ func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query
 		all[c.id] = true
 	}
 	results := make(map[string][]string, len(exprs))
-	nontrivial, prefiltered := 0, 0
+	nontrivial, prefiltered, looked := 0, 0, 0
 	for _, s := range exprs {
 		e, err := Parse(s)
 		if err != nil {
@@ -38,6 +40,14 @@ func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query
 		}
 		sort.Strings(want)
 		results[s] = want
+		if vals, ok := e.AnnotationLookup(); ok {
+			looked++
+			for _, c := range corpus {
+				if e.Match(c.spans()) && !carriesAny(c.spans(), vals) {
+					t.Errorf("%q: Match selects %s, which carries none of its AnnotationLookup %v", s, c.id, vals)
+				}
+			}
+		}
 		if len(want) > 0 && len(want) < len(corpus) {
 			nontrivial++
 		}
@@ -86,6 +96,9 @@ func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query
 	}
 	if prefiltered*4 < len(exprs) {
 		t.Errorf("only %d of %d expressions have a prefilter; the differential test hardly covers Prefilter", prefiltered, len(exprs))
+	}
+	if looked < 10 {
+		t.Errorf("only %d of %d expressions have an AnnotationLookup; the differential test hardly covers it", looked, len(exprs))
 	}
 	if nontrivial*10 < len(exprs)*8 {
 		t.Errorf("only %d of %d expressions select a proper, non-empty subset of the corpus; the corpus is too uniform", nontrivial, len(exprs))
@@ -154,4 +167,18 @@ func checkHandExpect(t *testing.T, hand map[string]corpusTrace, results map[stri
 			t.Errorf("%s: selected %v among the hand traces, want %v (%v)", s, got, want, names)
 		}
 	}
+}
+
+// carriesAny reports whether a span carries one of the string annotations.
+func carriesAny(spans []segment.Span, vals []AnnotationValue) bool {
+	for _, sp := range spans {
+		for i, k := range sp.AnnStrKeys {
+			for _, v := range vals {
+				if k == v.Key && sp.AnnStrValues[i] == v.Value {
+					return true
+				}
+			}
+		}
+	}
+	return false
 }

@@ -35,6 +35,12 @@ var diffExprs = []string{
 	`annotation.internal = true`, `annotation.internal = false`, `annotation.internal != true`, `annotation.cached`,
 	`annotation["aws:api_id"] = "abc123"`, `annotation["a.b"]`, `annotation.a.b = "Gold"`, `annotation[gameid] = "x\"y\\z"`,
 	`annotation.gameid = 5`,
+	// string annotation equalities (the annotation index's AnnotationLookup)
+	`annotation.country = "United States"`, `annotation.Tier = "Gold"`, `annotation["a.b"] = "Gold"`,
+	`annotation.gameid = "817DL6VO" AND fault`, `annotation.gameid = "817DL6VO" AND NOT annotation.Tier = "Gold"`,
+	`annotation.gameid = "abc123" OR annotation.country = "abc123"`, `annotation.Tier = "Gold" OR annotation.Tier = ""`,
+	`annotation.country = "United States" AND responsetime > 1`, `(annotation.Tier = "Gold" OR annotation.gameid = "Gold") AND !ok`,
+	`annotation.Tier = "gold"`, `annotation.country = "United States" AND service("api")`,
 	// service()
 	`service("api")`, `!service("api")`, `service("api") { fault }`, `service("api") { !ok }`, `service() { fault }`, `service()`,
 	`service() { throttle }`, `service() { error }`, `service("auth") { ok }`,

@@ -47,3 +47,52 @@ func TestPrefilter(t *testing.T) {
 		}
 	}
 }
+
+// TestAnnotationLookup checks which expressions name string annotations
+// an index can answer; that every match carries one is checked by the
+// differential test.
+func TestAnnotationLookup(t *testing.T) {
+	for _, tc := range []struct {
+		expr string
+		want []AnnotationValue
+	}{
+		{`annotation.customer_id = "c-17"`, []AnnotationValue{{"customer_id", "c-17"}}},
+		{`annotation["a b"] = "x"`, []AnnotationValue{{"a b", "x"}}},
+		{`fault AND annotation.k = "v"`, []AnnotationValue{{"k", "v"}}},
+		{`annotation.k = "v" AND (annotation.a = "1" OR annotation.a = "2")`, []AnnotationValue{{"k", "v"}}},
+		{`(annotation.a = "1" OR annotation.a = "2") AND annotation.k = "v"`, []AnnotationValue{{"k", "v"}}},
+		{`annotation.a = "1" OR annotation.b = "2"`, []AnnotationValue{{"a", "1"}, {"b", "2"}}},
+		{`service("api") { fault } AND annotation.k = "v"`, []AnnotationValue{{"k", "v"}}},
+		// Nothing an index of string values answers.
+		{`annotation.a = "1" OR fault`, nil},
+		{`annotation.k != "v"`, nil},
+		{`!annotation.k = "v"`, nil},
+		{`NOT (annotation.k = "v")`, nil},
+		{`annotation.k CONTAINS "v"`, nil},
+		{`annotation.n = 3`, nil},
+		{`annotation.b = true`, nil},
+		{`annotation.k`, nil},
+		{`user = "alice"`, nil},
+	} {
+		e, err := Parse(tc.expr)
+		if err != nil {
+			t.Fatalf("Parse(%q): %v", tc.expr, err)
+		}
+		got, ok := e.AnnotationLookup()
+		if ok != (tc.want != nil) || !slices.Equal(got, tc.want) {
+			t.Errorf("AnnotationLookup(%q) = %v, %v; want %v", tc.expr, got, ok, tc.want)
+		}
+	}
+	// A long OR is left to the scan.
+	expr := `annotation.k = "0"`
+	for i := 1; i <= maxLookupValues; i++ {
+		expr += ` OR annotation.k = "` + string(rune('a'+i%26)) + `"`
+	}
+	e, err := Parse(expr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, ok := e.AnnotationLookup(); ok {
+		t.Errorf("AnnotationLookup of %d alternatives = %d values; want none", maxLookupValues+1, len(got))
+	}
+}
