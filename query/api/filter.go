@@ -7,6 +7,7 @@ import (
 
 	"github.com/fluoro/fluoro/collector/segment"
 	"github.com/fluoro/fluoro/query/filter"
+	"github.com/fluoro/fluoro/schema/chstore"
 )
 
 // compiledFilter is a FilterExpression ready for the storage query.
@@ -20,6 +21,11 @@ type compiledFilter struct {
 	// confirm, when set, must accept each candidate trace: the HAVING
 	// condition is only a necessary one (root-cause predicates).
 	confirm *filter.Expr
+	// expr is the whole expression (Match), lookup its annotation values
+	// for the annotation index (filter.Expr.AnnotationLookup), nil when
+	// it has none.
+	expr   *filter.Expr
+	lookup []chstore.Annotation
 }
 
 // compileFilter turns a GetTraceSummaries FilterExpression into the
@@ -42,7 +48,12 @@ func compileFilter(expr string, groups func(filter.GroupRef) (string, error)) (c
 	if err != nil {
 		return compiledFilter{}, invalidRequest("FilterExpression %q is not supported: %v", expr, err)
 	}
-	c := compiledFilter{having: having, args: args}
+	c := compiledFilter{having: having, args: args, expr: e}
+	if vals, ok := e.AnnotationLookup(); ok {
+		for _, v := range vals {
+			c.lookup = append(c.lookup, chstore.Annotation{Key: v.Key, Value: v.Value})
+		}
+	}
 	if w, wargs, ok := e.Prefilter(); ok {
 		c.where, c.whereArgs = w, wargs
 	}

@@ -16,9 +16,12 @@ import (
 //	fluoro_api_requests_total{operation="BatchGetTraces",code="InvalidRequestException"}
 //	fluoro_api_request_duration_seconds{operation="…"}   (summary)
 //	fluoro_api_invalid_stored_documents_total
+//	fluoro_api_summaries_plan_total{plan="annotation_index"}   (and "index_too_many": scanned instead)
 type serverMetrics struct {
 	set               *metrics.Set
 	invalidStoredDocs *metrics.Counter
+	indexSearches     *metrics.Counter
+	indexFallbacks    *metrics.Counter
 	mu                sync.Mutex
 	requests          map[[2]string]*metrics.Counter
 	durations         map[string]*metrics.Summary
@@ -29,6 +32,8 @@ func newServerMetrics() *serverMetrics {
 	return &serverMetrics{
 		set:               s,
 		invalidStoredDocs: s.NewCounter("fluoro_api_invalid_stored_documents_total"),
+		indexSearches:     s.NewCounter(`fluoro_api_summaries_plan_total{plan="annotation_index"}`),
+		indexFallbacks:    s.NewCounter(`fluoro_api_summaries_plan_total{plan="index_too_many"}`),
 		requests:          map[[2]string]*metrics.Counter{},
 		durations:         map[string]*metrics.Summary{},
 	}

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fluoro/fluoro/query/filter"
 	"github.com/fluoro/fluoro/query/xraytrace"
 	"github.com/fluoro/fluoro/schema/chstore"
 	"github.com/labstack/echo/v4"
@@ -74,6 +75,9 @@ func (s *Server) getTraceSummaries(ctx context.Context, in getTraceSummariesInpu
 	if err != nil {
 		return nil, err
 	}
+	if out, ok, err := s.indexedSummaries(ctx, q); ok || err != nil {
+		return out, err
+	}
 	refs, next, err := s.reader.TraceIDs(ctx, traceQuery{
 		Start: q.start, End: q.end, RangeType: q.rangeType,
 		Having: q.filter.having, HavingArgs: q.filter.args,
@@ -115,18 +119,40 @@ func (s *Server) getTraceSummaries(ctx context.Context, in getTraceSummariesInpu
 	if len(ids) == 0 {
 		return out, nil
 	}
+	sums, err := s.summarize(ctx, ids, q.filter.confirm)
+	if err != nil {
+		return nil, err
+	}
+	for i, sum := range sums {
+		if sum == nil {
+			continue
+		}
+		if q.rangeType == "Event" {
+			t := epochSeconds(when[ids[i]])
+			sum.MatchedEventTime = &t
+		}
+		out.TraceSummaries = append(out.TraceSummaries, *sum)
+	}
+	return out, nil
+}
+
+// summarize reads the documents of the traces ids and returns their
+// summaries, index by index; nil for a trace without documents (expired
+// between two reads) or, when match is set, one match rejects.
+func (s *Server) summarize(ctx context.Context, ids []string, match *filter.Expr) ([]*xraytrace.Summary, error) {
 	docs, err := s.reader.Documents(ctx, ids)
 	if err != nil {
 		return nil, fmt.Errorf("read documents of %d traces: %w", len(ids), err)
 	}
 	byTrace := groupStored(docs)
+	out := make([]*xraytrace.Summary, len(ids))
 	var dec *spanDecoder
-	for _, id := range ids {
+	for i, id := range ids {
 		stored := byTrace[id]
 		if len(stored) == 0 {
-			continue // expired between the two reads
+			continue
 		}
-		if q.filter.confirm != nil {
+		if match != nil {
 			if dec == nil {
 				dec = newSpanDecoder()
 			}
@@ -135,20 +161,92 @@ func (s *Server) getTraceSummaries(ctx context.Context, in getTraceSummariesInpu
 				s.metrics.invalidStoredDocs.Add(failed)
 				s.log.Warn("stored documents no longer decode; left out of the filter check", "trace_id", id, "documents", failed)
 			}
-			if !q.filter.confirm.Match(spans) {
+			if !match.Match(spans) {
 				continue
 			}
 		}
 		a := xraytrace.Assemble(id, xrayDocs(stored))
 		s.reportInvalid(id, a)
 		sum := a.Summary()
-		if q.rangeType == "Event" {
-			t := epochSeconds(when[id])
-			sum.MatchedEventTime = &t
-		}
-		out.TraceSummaries = append(out.TraceSummaries, sum)
+		out[i] = &sum
 	}
 	return out, nil
+}
+
+// annotationIndex finds traces by string annotation values; *chstore.Store
+// has it.
+type annotationIndex interface {
+	AnnotatedTraceIDs(ctx context.Context, q chstore.AnnotationQuery) ([]traceRef, error)
+}
+
+// indexedSummaries answers a TraceId-range page whose filter names string
+// annotation values from the annotation index: the traces carrying one
+// (most recent first, after the cursor) are checked one by one with the
+// in-memory evaluator, which selects exactly what the SQL back-end selects
+// (the differential test in query/filter). ok is false, and nothing is
+// answered, when the storage has no index or it finds more candidates than
+// Config.IndexCandidates: scanning spans is then the cheaper plan.
+func (s *Server) indexedSummaries(ctx context.Context, q summaryQuery) (out *getTraceSummariesOutput, ok bool, err error) {
+	idx, has := s.reader.(annotationIndex)
+	if !has || s.cfg.IndexCandidates == 0 || q.rangeType != "TraceId" || len(q.filter.lookup) == 0 {
+		return nil, false, nil
+	}
+	refs, err := idx.AnnotatedTraceIDs(ctx, chstore.AnnotationQuery{
+		Start: q.start, End: q.end, Values: q.filter.lookup, Cursor: q.cursor, Limit: s.cfg.IndexCandidates + 1,
+	})
+	if errors.Is(err, chstore.ErrBadQuery) {
+		return nil, false, invalidRequest("the request cannot be answered (%v); if it has a NextToken, repeat it without", err)
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("look up annotations: %w", err)
+	}
+	if len(refs) > s.cfg.IndexCandidates {
+		s.metrics.indexFallbacks.Add(1)
+		return nil, false, nil
+	}
+	s.metrics.indexSearches.Add(1)
+	out = &getTraceSummariesOutput{TraceSummaries: []xraytrace.Summary{}, ApproximateTime: epochSeconds(q.start)}
+	// Candidates are checked in chunks, the first the size of a page (a
+	// selective annotation usually decides alone), later ones doubling.
+	chunk := s.cfg.PageSize
+	for i := 0; i < len(refs) && len(out.TraceSummaries) < s.cfg.PageSize; {
+		var (
+			ids  []string
+			pos  []int
+			last = min(len(refs), i+chunk)
+		)
+		for j := i; j < last; j++ {
+			if q.rate < 1 && !sampled(refs[j].TraceID, q.rate) {
+				continue
+			}
+			ids = append(ids, strings.ToLower(refs[j].TraceID))
+			pos = append(pos, j)
+		}
+		sums, err := s.summarize(ctx, ids, q.filter.expr)
+		if err != nil {
+			return nil, false, err
+		}
+		done := last
+		for k, sum := range sums {
+			if sum == nil {
+				continue
+			}
+			out.TraceSummaries = append(out.TraceSummaries, *sum)
+			if len(out.TraceSummaries) == s.cfg.PageSize {
+				done = pos[k] + 1
+				break
+			}
+		}
+		out.TracesProcessedCount += int64(done - i)
+		out.ApproximateTime = epochSeconds(refs[done-1].Time)
+		if done < len(refs) && len(out.TraceSummaries) == s.cfg.PageSize {
+			tok := encodeToken(q, chstore.NextCursor(refs[done-1]))
+			out.NextToken = &tok
+		}
+		i = done
+		chunk *= 2
+	}
+	return out, true, nil
 }
 
 // parseSummaryQuery validates the request and compiles its filter.
