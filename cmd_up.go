@@ -101,9 +101,12 @@ func runUp(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	col, err := collector.New(cc, collector.Settings{
-		Logger:   log.With("component", "collector"),
-		Sink:     teeSink{primary: st.store, bestEffort: []collector.Sink{feed, eng}},
-		Sampling: samp,
+		Logger: log.With("component", "collector"),
+		Sink:   teeSink{primary: st.store, bestEffort: []collector.Sink{feed}},
+		// Per-trace alert rules see each batch before it is stored, so
+		// their latency does not include ClickHouse's insert backlog.
+		Observers: []collector.Observer{eng},
+		Sampling:  samp,
 	})
 	if err != nil {
 		return err

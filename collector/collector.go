@@ -42,20 +42,36 @@ type Settings struct {
 	Sampling *sampling.Service
 	// Limits are the decoder's limits (zero value: segment.DefaultLimits).
 	Limits segment.Limits
+	// Observers see every batch as soon as the batcher forms it, before it
+	// is stored or spooled, so their latency does not depend on the
+	// storage's (per-trace alert rules). Replays from the spool are not
+	// observed again.
+	Observers []Observer
+}
+
+// Observer is told about documents on their way to storage.
+// ObserveDocuments runs on the batcher's goroutine: it must return quickly
+// (hand the work to a goroutine of its own, dropping and counting when
+// that falls behind) and copy what it keeps, because the documents' arrays
+// are reused after it returns.
+type Observer interface {
+	ObserveDocuments(docs []segment.Document)
 }
 
 // Collector receives X-Ray segment documents over UDP and HTTP, batches them
 // and writes them to a Sink, spooling to disk while the Sink fails. See the
 // package documentation for the data flow.
 type Collector struct {
-	cfg     Config
-	log     *slog.Logger
-	sink    Sink
-	limits  segment.Limits
-	spool   *spool.Spool
-	m       *collectorMetrics
-	samp    *sampling.Service
-	handler http.Handler
+	cfg  Config
+	log  *slog.Logger
+	sink Sink
+	// observers see each batch before it is stored (Settings.Observers).
+	observers []Observer
+	limits    segment.Limits
+	spool     *spool.Spool
+	m         *collectorMetrics
+	samp      *sampling.Service
+	handler   http.Handler
 	// decoders holds *segment.Decoder for HTTP requests; batchPool *batch.
 	decoders, batchPool sync.Pool
 
@@ -105,6 +121,7 @@ func New(cfg Config, set Settings) (*Collector, error) {
 		cfg:         cfg,
 		log:         log,
 		sink:        set.Sink,
+		observers:   set.Observers,
 		limits:      set.Limits,
 		spool:       sp,
 		samp:        set.Sampling,

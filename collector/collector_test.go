@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -570,5 +571,72 @@ func TestNewRequiresSink(t *testing.T) {
 	cfg := testConfig(t)
 	if _, err := New(cfg, Settings{}); err == nil {
 		t.Fatal("New without a Sink succeeded")
+	}
+}
+
+// recordingObserver keeps copies of the ids of the documents it sees.
+type recordingObserver struct {
+	mu  sync.Mutex
+	ids []string
+}
+
+func (o *recordingObserver) ObserveDocuments(docs []segment.Document) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, d := range docs {
+		o.ids = append(o.ids, d.ID)
+	}
+}
+
+func (o *recordingObserver) seen() []string {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return append([]string(nil), o.ids...)
+}
+
+// TestObserversSeeBatchesBeforeTheStore: observers get every accepted
+// document once, in order, as soon as it is batched, even while the sink
+// is down (its batches wait in the spool), and spool replays are not
+// observed again.
+func TestObserversSeeBatchesBeforeTheStore(t *testing.T) {
+	sink := &fakeSink{down: true}
+	obs := &recordingObserver{}
+	cfg := testConfig(t)
+	cfg.UDPReaders = 1
+	c, err := New(cfg, Settings{Sink: sink, Observers: []Observer{obs}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.backoff = [2]time.Duration{10 * time.Millisecond, 50 * time.Millisecond}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- c.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	<-c.Ready()
+	conn := dialUDP(t, c)
+	var want []string
+	for i := range 300 {
+		id := fmt.Sprintf("%016x", i+1)
+		want = append(want, id)
+		if _, err := conn.Write([]byte(hdr + validDoc(id))); err != nil {
+			t.Fatal(err)
+		}
+		if i%50 == 0 {
+			time.Sleep(2 * time.Millisecond)
+		}
+	}
+	waitFor(t, "every document observed", 10*time.Second, func() bool { return len(obs.seen()) >= len(want) })
+	if got := sink.got(); len(got) != 0 {
+		t.Fatalf("the sink is down but stored %d documents", len(got))
+	}
+	sink.set(func(s *fakeSink) { s.down = false })
+	waitFor(t, "every document stored", 10*time.Second, func() bool { return len(sink.got()) >= len(want) })
+	if got := obs.seen(); !slices.Equal(got, want) {
+		t.Errorf("observed %d documents (replays included?), want the %d sent, in order", len(got), len(want))
 	}
 }

@@ -15,7 +15,8 @@
 //	                      full ⇒ drop + count, never block)
 //	                 ▼
 //	       batcher (--collector-batch-size documents or --collector-batch-wait)
-//	                 ▼
+//	                 │──► Observers (Settings.Observers: see each batch before
+//	                 ▼    it is stored, e.g. per-trace alert rules)
 //	       pending slot ──(spool empty)──► writer ──► Sink.WriteDocuments
 //	             │                           │ ▲         (ClickHouse)
 //	   (spool not empty or slot busy)  fails │ │ replay in order,

@@ -57,6 +57,9 @@ func (c *Collector) batcher(stop <-chan struct{}) {
 		if len(cur.docs) == 0 {
 			return
 		}
+		for _, o := range c.observers {
+			o.ObserveDocuments(cur.docs)
+		}
 		c.push(cur)
 		cur = c.newBatch()
 	}

@@ -16,8 +16,10 @@
 // back-off through NotifyFunc, and every attempt is recorded. Rules come
 // from the REST API (stored in ClickHouse) and from a rules file.
 //
-// The engine never slows ingestion: Observe (a live.GraphSink) only does
-// a non-blocking send on a bounded queue and counts what it drops.
+// The engine never slows ingestion: ObserveDocuments (a
+// collector.Observer, the recommended wiring), WriteDocuments and Observe
+// (a live.GraphSink) only copy spans and do a non-blocking send on a
+// bounded queue, counting what they drop.
 //
 // README.md documents the rule format, the notification JSON, the REST
 // API and the wiring.

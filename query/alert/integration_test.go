@@ -97,7 +97,6 @@ func (h *hook) count() int {
 type tee struct {
 	store  *chstore.Store
 	feed   *live.Feed // nil: none
-	eng    *atomic.Pointer[alert.Engine]
 	stored *atomic.Int64
 	// seen, when set, is called with every stored document's trace id.
 	seen func(traceID string)
@@ -116,17 +115,23 @@ func (t tee) WriteDocuments(ctx context.Context, docs []segment.Document) error 
 	if t.feed != nil {
 		_ = t.feed.WriteDocuments(ctx, docs)
 	}
-	if t.eng != nil {
-		if e := t.eng.Load(); e != nil {
-			_ = e.WriteDocuments(ctx, docs)
-		}
-	}
 	return nil
 }
 
+// engineObserver hands each batch to the current engine before it is
+// stored, as `fluoro up` wires it (collector.Settings.Observers).
+type engineObserver struct{ eng *atomic.Pointer[alert.Engine] }
+
+func (o engineObserver) ObserveDocuments(docs []segment.Document) {
+	if e := o.eng.Load(); e != nil {
+		e.ObserveDocuments(docs)
+	}
+}
+
 // harness is Fluoro's ingest path with alerting: UDP → collector →
-// ClickHouse, then the live feed and the engine (engine.WriteDocuments, as
-// README.md tells main to wire it; or, with viaFeed, the live feed's
+// ClickHouse, then the live feed; the engine sees each batch before it is
+// stored (engine.ObserveDocuments as a collector.Observer, as README.md
+// tells main to wire it; or, with viaFeed, through the live feed's
 // GraphSink hook engine.Observe).
 type harness struct {
 	t       testing.TB
@@ -180,10 +185,11 @@ func newHarnessOpts(t testing.TB, o harnessOpts) *harness {
 		cc.BatchWait = o.batchWait
 	}
 	sink := tee{store: h.store, feed: feed, stored: &h.stored, seen: o.seen}
+	var observers []collector.Observer
 	if o.alerting && !o.viaFeed {
-		sink.eng = &h.eng
+		observers = append(observers, engineObserver{&h.eng})
 	}
-	col, err := collector.New(cc, collector.Settings{Sink: sink})
+	col, err := collector.New(cc, collector.Settings{Sink: sink, Observers: observers})
 	if err != nil {
 		t.Fatal(err)
 	}

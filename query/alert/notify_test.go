@@ -248,7 +248,9 @@ func TestSlackAndCommand(t *testing.T) {
 	cfg := testConfig()
 	cfg.WebhookURL = ""
 	cfg.SlackURL = rc.srv.URL + "/services/T000/B000/XXXX"
-	cfg.Command = script + " " + out
+	// Through sh, not exec'ing the script: a file just written cannot be
+	// exec'd while a parallel test's fork still holds it open (ETXTBSY).
+	cfg.Command = "/bin/sh " + script + " " + out
 	st := newMemStore()
 	e := runEngine(t, cfg, st)
 	fire(t, e, 1)
@@ -269,7 +271,17 @@ func TestSlackAndCommand(t *testing.T) {
 		!strings.Contains(msg.Attachments[0].Text, "<http://127.0.0.1:2001/traces/1-") {
 		t.Fatalf("slack message %+v", msg)
 	}
-	waitFor(t, 30*time.Second, "command", func() bool { _, err := os.Stat(out + ".env"); return err == nil })
+	waitFor(t, 30*time.Second, "command", func() bool {
+		_, err := os.Stat(out + ".env")
+		if err != nil {
+			for _, d := range deliveries(t, e, st) {
+				if d.Receiver == "command" && d.Error != "" {
+					t.Logf("command attempt: %+v", d)
+				}
+			}
+		}
+		return err == nil
+	})
 	b, err := os.ReadFile(out)
 	if err != nil {
 		t.Fatal(err)

@@ -45,12 +45,19 @@ func (e *Engine) ObserveSpans(traceID string, spans []segment.Span) {
 	}
 }
 
-// WriteDocuments takes a batch the collector stored and hands the spans of
-// each trace to the per-trace evaluation; it satisfies collector.Sink
-// (best effort: main's teeSink calls it after the store acknowledged the
-// batch). It copies what it keeps (the caller reuses the batch), never
-// blocks and never fails: when the evaluation is behind, updates are
-// dropped and counted. Wire either this or Observe, not both.
+// ObserveDocuments is WriteDocuments as a collector.Observer, the
+// recommended wiring: per-trace rules then see documents as soon as the
+// collector batches them, however far behind ClickHouse inserts are.
+func (e *Engine) ObserveDocuments(docs []segment.Document) {
+	_ = e.WriteDocuments(context.Background(), docs)
+}
+
+// WriteDocuments takes a batch of documents and hands the spans of each
+// trace to the per-trace evaluation; it satisfies collector.Sink (best
+// effort, after a store). It copies what it keeps (the caller reuses the
+// batch), never blocks and never fails: when the evaluation is behind,
+// updates are dropped and counted. Wire one of ObserveDocuments,
+// WriteDocuments and Observe, not several.
 func (e *Engine) WriteDocuments(_ context.Context, docs []segment.Document) error {
 	if len(*e.traceRules.Load()) == 0 || len(docs) == 0 {
 		return nil

@@ -210,10 +210,11 @@ func TestGraphSpansAcrossWrites(t *testing.T) {
 	_ = db
 }
 
-// BenchmarkInsertGraphViews is BenchmarkInsert with and without the
-// service graph's materialized views (graph_spans_mv, graph_spans_touched_mv)
-// on one private server: the ingest cost of the graph tables.
-func BenchmarkInsertGraphViews(b *testing.B) {
+// BenchmarkInsertViews is BenchmarkInsert without materialized views, with
+// the service graph's (graph_spans_mv, graph_spans_touched_mv) and with
+// those and the annotation index's (annotation_index_mv), on one private
+// server: the ingest cost of the pre-aggregated tables.
+func BenchmarkInsertViews(b *testing.B) {
 	const batchSpans = 10000
 	const nbatches = 20
 	srv := chtest.NewServer(b)
@@ -223,19 +224,25 @@ func BenchmarkInsertGraphViews(b *testing.B) {
 	for i := range batches {
 		batches[i], _, _ = g.batch(b, batchSpans)
 	}
-	for _, views := range []bool{false, true} {
-		b.Run(fmt.Sprintf("views=%v", views), func(b *testing.B) {
+	for i, views := range []struct {
+		name string
+		drop []string
+	}{
+		{"none", []string{"graph_spans_mv", "graph_spans_touched_mv", "annotation_index_mv"}},
+		{"graph", []string{"annotation_index_mv"}},
+		{"graph+annotations", nil},
+	} {
+		b.Run("views="+views.name, func(b *testing.B) {
 			db := srv.DB
-			name := fmt.Sprintf("%s_v%v", db.Name, views)
+			name := fmt.Sprintf("%s_v%d", db.Name, i)
 			db.Exec(b, "CREATE DATABASE "+name)
 			b.Cleanup(func() { db.Exec(b, "DROP DATABASE IF EXISTS "+name) })
 			dsn := strings.Replace(db.DSN, "/"+db.Name, "/"+name, 1)
 			if _, err := schema.MigrateDSN(ctx, dsn, schema.Options{}); err != nil {
 				b.Fatal(err)
 			}
-			if !views {
-				db.Exec(b, "DROP TABLE "+name+".graph_spans_mv")
-				db.Exec(b, "DROP TABLE "+name+".graph_spans_touched_mv")
+			for _, v := range views.drop {
+				db.Exec(b, "DROP TABLE "+name+"."+v)
 			}
 			s, err := chstore.Open(ctx, dsn, chstore.Options{})
 			if err != nil {
