@@ -9,9 +9,12 @@
 //     /runtime/invocation/next (bounded by InitTimeout, 10 s); its duration
 //     is reported on the first REPORT line and as the Initialization
 //     subsegment.
-//   - Invoke hands one invocation to the runtime's pending /next and waits for
-//     /response or /error, the function timeout, or the process's exit.
-//     Exactly one invocation runs per environment at a time.
+//   - Invoke hands one invocation to the runtime's pending /next — the
+//     invoking goroutine writes the /next answer to the runtime's connection
+//     itself (runtimeapi.Waiter), or queues the invocation for the runtime's
+//     next /next when it is not waiting yet — and waits for /response or
+//     /error, the function timeout, or the process's exit. Exactly one
+//     invocation runs per environment at a time.
 //   - After the response the environment is in "overhead" until the runtime
 //     calls /next again; only then are END/REPORT written, the
 //     AWS::Lambda::Function segment emitted, and the environment returned to

@@ -53,17 +53,18 @@ type env struct {
 	slotUnreserved bool
 	idleSince      time.Time
 
-	next       chan *invocation // the invocation for the runtime's next /next
-	initDone   chan struct{}    // closed at the first /next
-	initFailed chan struct{}    // closed at /runtime/init/error
-	exited     chan struct{}    // closed when the process exited
-	dead       chan struct{}    // closed when the exit was fully handled
+	initDone   chan struct{} // closed at the first /next
+	initFailed chan struct{} // closed at /runtime/init/error
+	exited     chan struct{} // closed when the process exited
+	dead       chan struct{} // closed when the exit was fully handled
 
 	// Guarded by mu (the runtime side).
 	mu          sync.Mutex
 	started     bool
-	cur         *invocation // delivered, not yet answered
-	finishing   *invocation // answered, waiting for the runtime's next /next
+	queued      *invocation          // assigned while the runtime was not waiting in /next
+	waiters     []*runtimeapi.Waiter // the runtime's pending /next requests, oldest first
+	cur         *invocation          // delivered, not yet answered
+	finishing   *invocation          // answered, waiting for the runtime's next /next
 	initErrType string
 	initErrBody []byte
 	killReason  string
@@ -79,7 +80,6 @@ func (e *Engine) newEnv(p *pool) *env {
 		e: e, pool: p, spec: p.spec, id: id,
 		stream:     logs.StreamName(time.Now(), p.spec.Version),
 		logw:       e.logs.Writer(p.spec.FunctionName),
-		next:       make(chan *invocation, 1),
 		initDone:   make(chan struct{}),
 		initFailed: make(chan struct{}),
 		exited:     make(chan struct{}),
@@ -364,21 +364,19 @@ func (v *env) watch() {
 	v.e.removeEnv(v)
 	// An invocation queued for this environment but never delivered: a
 	// timed-out one is finished, any other is retried elsewhere.
-	select {
-	case inv := <-v.next:
-		v.mu.Lock()
-		first := !inv.completed
-		if first {
-			inv.completed, inv.retry = true, true
-		}
-		v.mu.Unlock()
-		if first {
-			close(inv.done)
-		} else {
-			inv.ended = now
-			v.finish(inv)
-		}
-	default:
+	v.mu.Lock()
+	inv := v.queued
+	v.queued, v.waiters = nil, nil
+	first := inv != nil && !inv.completed
+	if first {
+		inv.completed, inv.retry = true, true
+	}
+	v.mu.Unlock()
+	if first {
+		close(inv.done)
+	} else if inv != nil {
+		inv.ended = now
+		v.finish(inv)
 	}
 	_ = v.api.Close()
 	v.lp.close()
@@ -485,7 +483,7 @@ func (v *env) run(inv *invocation) (*Result, bool) {
 	start := time.Now()
 	deadline := start.Add(inv.timeout)
 	inv.rt.DeadlineMs = deadline.UnixMilli()
-	v.next <- inv
+	v.assign(inv)
 	timer := time.NewTimer(inv.timeout)
 	select {
 	case <-inv.done:
@@ -685,9 +683,59 @@ func errorMessageOf(body []byte) string {
 
 // ---- runtimeapi.Backend ----
 
+// assign gives inv to the runtime: at once when it waits in /next (written
+// to it from this goroutine), else at its next /next.
+func (v *env) assign(inv *invocation) {
+	for {
+		v.mu.Lock()
+		var w *runtimeapi.Waiter
+		for len(v.waiters) > 0 && w == nil {
+			w = v.waiters[0]
+			v.waiters[0] = nil
+			v.waiters = v.waiters[1:]
+			if !w.Claim() {
+				w = nil
+			}
+		}
+		if w == nil {
+			v.queued = inv
+			v.mu.Unlock()
+			return
+		}
+		v.cur = inv
+		inv.delivered = time.Now()
+		v.mu.Unlock()
+		v.startLine(inv)
+		if w.Send(&inv.rt) {
+			return
+		}
+		// The runtime's request went away while the answer was written: the
+		// invocation goes to its next /next.
+		v.mu.Lock()
+		if v.cur == inv {
+			v.cur = nil
+		}
+		v.mu.Unlock()
+	}
+}
+
+// startLine writes the START line of a delivered invocation.
+func (v *env) startLine(inv *invocation) {
+	line := logs.StartLine(inv.req.RequestID, v.spec.Version)
+	v.lp.with(func() {
+		v.tail = inv.tail
+		v.logw.Append(v.stream, inv.delivered, line)
+		if inv.tail != nil {
+			inv.tail.WriteString(line)
+			inv.tail.WriteByte('\n')
+		}
+	})
+}
+
 // Next implements runtimeapi.Backend: it completes the previous invocation
-// from the runtime's side and waits for the next one.
-func (v *env) Next(ctx context.Context) (*runtimeapi.Invoke, error) {
+// from the runtime's side and returns the invocation assigned meanwhile, or
+// keeps w for the next one.
+func (v *env) Next(w *runtimeapi.Waiter) (*runtimeapi.Invoke, error) {
 	now := time.Now()
 	v.mu.Lock()
 	if v.cur != nil {
@@ -708,33 +756,25 @@ func (v *env) Next(ctx context.Context) (*runtimeapi.Invoke, error) {
 		v.finish(fin)
 		v.e.afterOverhead(v)
 	}
-	select {
-	case inv := <-v.next:
-		v.mu.Lock()
-		if inv.completed { // timed out while queued
-			v.mu.Unlock()
-			inv.ended = time.Now()
-			v.finish(inv)
-			return nil, runtimeapi.ErrInternal
-		}
-		v.cur = inv
-		inv.delivered = time.Now()
+	v.mu.Lock()
+	inv := v.queued
+	if inv == nil {
+		v.waiters = append(v.waiters, w)
 		v.mu.Unlock()
-		line := logs.StartLine(inv.req.RequestID, v.spec.Version)
-		v.lp.with(func() {
-			v.tail = inv.tail
-			v.logw.Append(v.stream, inv.delivered, line)
-			if inv.tail != nil {
-				inv.tail.WriteString(line)
-				inv.tail.WriteByte('\n')
-			}
-		})
-		return &inv.rt, nil
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-v.exited:
+		return nil, nil
+	}
+	v.queued = nil
+	if inv.completed { // timed out while queued
+		v.mu.Unlock()
+		inv.ended = time.Now()
+		v.finish(inv)
 		return nil, runtimeapi.ErrInternal
 	}
+	v.cur = inv
+	inv.delivered = time.Now()
+	v.mu.Unlock()
+	v.startLine(inv)
+	return &inv.rt, nil
 }
 
 // Respond implements runtimeapi.Backend.

@@ -14,5 +14,10 @@
 // APIs with the "NotSupported" answer Lambda's emulator gives, so
 // extensions that probe them keep running.
 //
+// Connections are served by the package itself rather than net/http's
+// server (conn.go): one goroutine per connection, one write per answer, and
+// a GET /next that finds no invocation is parked as a Waiter that the
+// backend answers from the goroutine assigning the invocation.
+//
 // It imports only the standard library.
 package runtimeapi

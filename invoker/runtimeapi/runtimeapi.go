@@ -62,9 +62,11 @@ type Response struct {
 // Backend is the environment the server fronts. Calls may come from several
 // goroutines (one per runtime connection).
 type Backend interface {
-	// Next blocks until an invocation is assigned to the environment or ctx
-	// (the runtime's request) is done.
-	Next(ctx context.Context) (*Invoke, error)
+	// Next is called for the runtime's GET /runtime/invocation/next. It
+	// returns the invocation to answer with at once, or (nil, nil) after
+	// keeping w: the backend then answers through w.Claim and w.Send once
+	// an invocation is assigned (Claim fails when the runtime went away).
+	Next(w *Waiter) (*Invoke, error)
 	// Respond delivers a response or error for the current invocation.
 	Respond(r *Response) error
 	// InitError reports a failure during Init (before the first Next).
@@ -148,9 +150,15 @@ func NormalizeErrorType(t string) string {
 // Server is one environment's Runtime API listener.
 type Server struct {
 	ln      net.Listener
-	srv     *http.Server
 	backend Backend
 	log     *slog.Logger
+	mux     http.Handler
+	ctx     context.Context
+	cancel  context.CancelFunc
+
+	mu     sync.Mutex
+	conns  map[net.Conn]struct{}
+	closed bool
 }
 
 // Listen opens a listener on addr (use "127.0.0.1:0" for a fresh port) for
@@ -163,30 +171,70 @@ func Listen(addr string, backend Backend, log *slog.Logger) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{ln: ln, backend: backend, log: log}
-	s.srv = &http.Server{
-		Handler:           s.Handler(),
-		ReadHeaderTimeout: 30 * time.Second,
-		IdleTimeout:       0, // the runtime keeps its connection for the environment's lifetime
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
-	}
+	s := &Server{ln: ln, backend: backend, log: log, conns: make(map[net.Conn]struct{})}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.mux = s.Handler()
 	return s, nil
 }
 
 // Addr returns host:port, the value for AWS_LAMBDA_RUNTIME_API.
 func (s *Server) Addr() string { return s.ln.Addr().String() }
 
-// Serve answers requests until Close. It returns nil after Close.
+// Serve answers requests until Close (one goroutine per connection, see
+// conn.go). It returns nil after Close.
 func (s *Server) Serve() error {
-	if err := s.srv.Serve(s.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return fmt.Errorf("runtimeapi: serve: %w", err)
+	for {
+		nc, err := s.ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				time.Sleep(5 * time.Millisecond)
+				continue
+			}
+			return fmt.Errorf("runtimeapi: serve: %w", err)
+		}
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			_ = nc.Close()
+			return nil
+		}
+		s.conns[nc] = struct{}{}
+		s.mu.Unlock()
+		go s.serveConn(nc)
 	}
-	return nil
 }
 
-// Close closes the listener and every connection (pending Next calls see
-// their context cancelled).
-func (s *Server) Close() error { return s.srv.Close() }
+func (s *Server) dropConn(nc net.Conn) {
+	_ = nc.Close()
+	s.mu.Lock()
+	delete(s.conns, nc)
+	s.mu.Unlock()
+}
+
+// Close closes the listener and every connection (pending GET /next
+// requests are cancelled: their Waiters can no longer be claimed).
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	err := s.ln.Close()
+	for nc := range s.conns {
+		_ = nc.Close()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	return err
+}
 
 // Handler returns the HTTP handler of the Runtime, Extensions, Telemetry
 // and Logs APIs for the server's backend.
@@ -223,11 +271,42 @@ var (
 )
 
 func (s *Server) next(w http.ResponseWriter, r *http.Request) {
-	inv, err := s.backend.Next(r.Context())
+	if cw, ok := w.(*respWriter); ok {
+		wt := cw.c.newWaiter()
+		inv, err := s.backend.Next(wt)
+		switch {
+		case err != nil:
+			writeError(w, err)
+		case inv != nil:
+			writeNext(w, inv)
+		default:
+			cw.parked = wt // answered by the backend through wt
+		}
+		return
+	}
+	// Served by another http.Server (Handler): wait here.
+	ch := make(chan *Invoke, 1)
+	wt := newWaiter(func(inv *Invoke) bool { ch <- inv; return true })
+	inv, err := s.backend.Next(wt)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	if inv == nil {
+		select {
+		case inv = <-ch:
+		case <-r.Context().Done():
+			if wt.cancel() {
+				writeError(w, r.Context().Err())
+				return
+			}
+			inv = <-ch
+		}
+	}
+	writeNext(w, inv)
+}
+
+func writeNext(w http.ResponseWriter, inv *Invoke) {
 	h := w.Header()
 	h[keyRequestID] = []string{inv.RequestID}
 	h[keyDeadline] = []string{strconv.FormatInt(inv.DeadlineMs, 10)}

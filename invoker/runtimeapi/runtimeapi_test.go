@@ -1,15 +1,18 @@
 package runtimeapi
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 type fakeBackend struct {
@@ -19,11 +22,15 @@ type fakeBackend struct {
 	responses []*Response
 	respErr   error
 	initErr   []string
+	waiters   []*Waiter
 }
 
-func (f *fakeBackend) Next(ctx context.Context) (*Invoke, error) {
+func (f *fakeBackend) Next(w *Waiter) (*Invoke, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.inv == nil && f.nextErr == nil {
+		f.waiters = append(f.waiters, w)
+	}
 	return f.inv, f.nextErr
 }
 
@@ -42,12 +49,34 @@ func (f *fakeBackend) InitError(t string, body []byte) error {
 	return nil
 }
 
-func newTestServer(t *testing.T, b Backend) *httptest.Server {
+type testServer struct{ URL string }
+
+// newTestServer serves b on a loopback port with the package's own
+// connection handling (Listen, Serve).
+func newTestServer(t *testing.T, b Backend) *testServer {
+	t.Helper()
+	s, err := Listen("127.0.0.1:0", b, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve() }()
+	t.Cleanup(func() {
+		_ = s.Close()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	})
+	return &testServer{URL: "http://" + s.Addr()}
+}
+
+// newHandlerServer serves b through Handler on net/http's server.
+func newHandlerServer(t *testing.T, b Backend) *testServer {
 	t.Helper()
 	s := &Server{backend: b}
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(ts.Close)
-	return ts
+	return &testServer{URL: ts.URL}
 }
 
 func TestNextHeaders(t *testing.T) {
@@ -245,6 +274,167 @@ func TestNormalizeErrorType(t *testing.T) {
 	} {
 		if got := NormalizeErrorType(in); got != want {
 			t.Errorf("NormalizeErrorType(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// waitWaiter returns the backend's first pending /next.
+func (f *fakeBackend) waitWaiter(t *testing.T, n int) *Waiter {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		f.mu.Lock()
+		if len(f.waiters) >= n {
+			w := f.waiters[n-1]
+			f.mu.Unlock()
+			return w
+		}
+		f.mu.Unlock()
+		time.Sleep(time.Millisecond)
+	}
+	t.Fatal("no pending /next")
+	return nil
+}
+
+// A /next that finds no invocation is answered later by whoever claims its
+// Waiter, on both the package's server and Handler under net/http.
+func TestNextParked(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		serve func(*testing.T, Backend) *testServer
+	}{{"own", newTestServer}, {"handler", newHandlerServer}} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := &fakeBackend{}
+			ts := tc.serve(t, b)
+			type result struct {
+				resp *http.Response
+				body string
+				err  error
+			}
+			got := make(chan result, 1)
+			go func() {
+				resp, err := http.Get(ts.URL + "/2018-06-01/runtime/invocation/next")
+				if err != nil {
+					got <- result{err: err}
+					return
+				}
+				body, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				got <- result{resp: resp, body: string(body)}
+			}()
+			w := b.waitWaiter(t, 1)
+			if !w.Claim() {
+				t.Fatal("Claim failed")
+			}
+			if w.Claim() {
+				t.Fatal("second Claim succeeded")
+			}
+			if !w.Send(&Invoke{RequestID: "r1", DeadlineMs: 5, FunctionARN: "arn", ClientContext: "{\n\"a\":1}", Payload: []byte(`{"p":1}`)}) {
+				t.Fatal("Send failed")
+			}
+			r := <-got
+			if r.err != nil {
+				t.Fatal(r.err)
+			}
+			if r.resp.StatusCode != 200 || r.body != `{"p":1}` || r.resp.Header.Get("Lambda-Runtime-Aws-Request-Id") != "r1" ||
+				r.resp.Header.Get("Lambda-Runtime-Deadline-Ms") != "5" || r.resp.Header.Get("Lambda-Runtime-Client-Context") != `{ "a":1}` ||
+				r.resp.Header.Get("Content-Type") != "application/json" {
+				t.Errorf("got %d %q %v", r.resp.StatusCode, r.body, r.resp.Header)
+			}
+			// The connection goes on with the response post.
+			status, _ := post(t, ts.URL+"/2018-06-01/runtime/invocation/r1/response", nil, strings.NewReader(`{}`))
+			if status != 202 || len(b.responses) != 1 {
+				t.Errorf("response post: %d, %d responses", status, len(b.responses))
+			}
+		})
+	}
+}
+
+// A runtime that disconnects while waiting in /next leaves a Waiter that
+// cannot be claimed.
+func TestNextParkedDisconnect(t *testing.T) {
+	b := &fakeBackend{}
+	ts := newTestServer(t, b)
+	c, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _ = io.WriteString(c, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n")
+	w := b.waitWaiter(t, 1)
+	c.Close()
+	select {
+	case <-w.done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("waiter not cancelled")
+	}
+	if w.Claim() {
+		t.Error("Claim of a gone waiter succeeded")
+	}
+}
+
+// Requests sent behind a pending /next are answered after it, in order;
+// Expect: 100-continue is honoured.
+func TestPipelinedBehindNext(t *testing.T) {
+	b := &fakeBackend{}
+	ts := newTestServer(t, b)
+	c, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_, _ = io.WriteString(c, "GET /2018-06-01/runtime/invocation/next HTTP/1.1\r\nHost: x\r\n\r\n"+
+		"POST /2018-06-01/runtime/invocation/r1/response HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\nExpect: 100-continue\r\n\r\n{}")
+	w := b.waitWaiter(t, 1)
+	time.Sleep(20 * time.Millisecond) // the post has arrived and waits
+	if !w.Claim() || !w.Send(&Invoke{RequestID: "r1", Payload: []byte(`{}`)}) {
+		t.Fatal("delivery failed")
+	}
+	br := bufio.NewReader(c)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 200 || resp.Header.Get("Lambda-Runtime-Aws-Request-Id") != "r1" {
+		t.Fatalf("first answer: %v %v", resp, err)
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	line, err := br.ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "HTTP/1.1 100 ") {
+		t.Fatalf("want 100 Continue, got %q %v", line, err)
+	}
+	if _, err := br.ReadString('\n'); err != nil { // blank line after 100
+		t.Fatal(err)
+	}
+	resp, err = http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 202 {
+		t.Fatalf("second answer: %v %v", resp, err)
+	}
+	if len(b.responses) != 1 || b.responses[0].RequestID != "r1" {
+		t.Errorf("responses %+v", b.responses)
+	}
+}
+
+// Malformed requests get 400 and oversized headers 431.
+func TestBadRequests(t *testing.T) {
+	b := &fakeBackend{}
+	ts := newTestServer(t, b)
+	for _, tc := range []struct {
+		req  string
+		want string
+	}{
+		{"BOGUS\r\n\r\n", "HTTP/1.1 400 "},
+		{"GET /2018-06-01/ping HTTP/1.1\r\nX: " + strings.Repeat("a", 1<<20) + "\r\n\r\n", "HTTP/1.1 431 "},
+		{"GET /2018-06-01/ping HTTP/1.0\r\n\r\n", "HTTP/1.1 200 "},
+		{"GET /nowhere HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", "HTTP/1.1 404 "},
+	} {
+		c, err := net.Dial("tcp", strings.TrimPrefix(ts.URL, "http://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		go func() { _, _ = io.WriteString(c, tc.req) }()
+		_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		all, _ := io.ReadAll(c) // every case ends with the connection closed
+		c.Close()
+		if !strings.HasPrefix(string(all), tc.want) {
+			t.Errorf("%.40q: got %.80q, want %q", tc.req, all, tc.want)
 		}
 	}
 }
