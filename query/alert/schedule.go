@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/fluoro/fluoro/query/filter"
 	"github.com/fluoro/fluoro/schema/chstore"
 )
 
@@ -111,12 +112,14 @@ func (e *Engine) buildQuery(ctx context.Context, r *Rule, now time.Time) (chstor
 	if err != nil {
 		return q, err
 	}
+	var fx *filter.Expr
 	having := func(x string) (string, []any, error) {
+		fx = nil
 		if x == "" {
 			return "", nil, nil
 		}
-		fx, err := e.compile(ctx, x, groups)
-		if err != nil || fx == nil {
+		var err error
+		if fx, err = e.compile(ctx, x, groups); err != nil || fx == nil {
 			return "", nil, err
 		}
 		h, args, err := fx.SQL()
@@ -125,11 +128,21 @@ func (e *Engine) buildQuery(ctx context.Context, r *Rule, now time.Time) (chstor
 		}
 		return h, args, nil
 	}
+	// prefilter sets the row-level necessary condition of the Having just
+	// compiled, when it has one.
+	prefilter := func() {
+		if fx != nil {
+			q.Where, q.WhereArgs, _ = fx.Prefilter()
+		}
+	}
 	switch c.Kind {
 	case KindCount:
-		q.Having, q.HavingArgs, err = having(expr)
+		if q.Having, q.HavingArgs, err = having(expr); err == nil {
+			prefilter()
+		}
 	case KindRatio:
 		if q.Having, q.HavingArgs, err = having(andExpr(expr, c.nodeExpr(false))); err == nil {
+			prefilter()
 			q.BadHaving, q.BadHavingArgs, err = having(c.nodeExpr(true))
 		}
 	case KindLatency:

@@ -208,6 +208,11 @@ func TestEvaluateAlert(t *testing.T) {
 			chstore.AlertResult{Total: 3, Matching: 3, Value: 3, TraceIDs: faulting}},
 		{"ratio api", win(chstore.AlertQuery{Kind: chstore.AlertRatio, Having: isAPI, HavingArgs: []any{"api"}, BadHaving: dbFault}),
 			chstore.AlertResult{Total: 10, Matching: 3, Value: 0.3, TraceIDs: faulting}},
+		{"count faulting, prefiltered", win(chstore.AlertQuery{Kind: chstore.AlertCount, Having: dbFault, Where: "service = 'db' AND fault = 1"}),
+			chstore.AlertResult{Total: 3, Matching: 3, Value: 3, TraceIDs: faulting}},
+		{"ratio api, prefiltered", win(chstore.AlertQuery{Kind: chstore.AlertRatio, Having: isAPI, HavingArgs: []any{"api"}, BadHaving: dbFault,
+			Where: "is_segment = 1 AND service = ?", WhereArgs: []any{"api"}}),
+			chstore.AlertResult{Total: 10, Matching: 3, Value: 0.3, TraceIDs: faulting}},
 		{"ratio without traffic", win(chstore.AlertQuery{Kind: chstore.AlertRatio, Having: isAPI, HavingArgs: []any{"nobody"}, BadHaving: dbFault}),
 			chstore.AlertResult{}},
 		{"latency traces p50", win(chstore.AlertQuery{Kind: chstore.AlertLatency, Having: isAPI, HavingArgs: []any{"api"}, Quantile: 0.5, ThresholdUS: 8_500_000}),
@@ -273,6 +278,24 @@ func TestEvaluateAlert(t *testing.T) {
 	}
 	if errs[len(cases)] == nil || errs[len(cases)+1] != nil || rs[len(cases)+1].Total != 1 || rs[len(cases)+1].Value != 0.5 {
 		t.Fatalf("batch with a broken query: %+v %v", rs[len(cases):], errs[len(cases):])
+	}
+	// A shared scan whose every query has a Where reads only the traces
+	// with a qualifying row, and answers the same.
+	var pre []chstore.AlertQuery
+	var preWant []chstore.AlertResult
+	for _, tc := range cases {
+		if tc.q.Where != "" {
+			pre, preWant = append(pre, tc.q), append(preWant, tc.want)
+		}
+	}
+	pre = append(pre, win(chstore.AlertQuery{Kind: chstore.AlertCount, Having: "countIf(service = 'web') > 0", Where: "service = ?", WhereArgs: []any{"web"}}))
+	preWant = append(preWant, chstore.AlertResult{Total: 1, Matching: 1, Value: 1, TraceIDs: []string{traceID(epoch, 100)}})
+	rs, errs = s.EvaluateAlerts(ctx, pre)
+	for i := range pre {
+		slices.Sort(rs[i].TraceIDs)
+		if errs[i] != nil || !reflect.DeepEqual(rs[i], preWant[i]) {
+			t.Errorf("prefiltered batch, query %d: %+v, %v; want %+v", i, rs[i], errs[i], preWant[i])
+		}
 	}
 	for _, q := range []chstore.AlertQuery{
 		{Kind: "nope", Start: now.Add(-time.Minute), End: now},
