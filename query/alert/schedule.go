@@ -131,8 +131,14 @@ func (e *Engine) buildQuery(ctx context.Context, r *Rule, now time.Time) (chstor
 	// prefilter sets the row-level necessary condition of the Having just
 	// compiled, when it has one.
 	prefilter := func() {
-		if fx != nil {
-			q.Where, q.WhereArgs, _ = fx.Prefilter()
+		if fx == nil {
+			return
+		}
+		q.Where, q.WhereArgs, _ = fx.Prefilter()
+		if vals, ok := fx.AnnotationLookup(); ok {
+			for _, v := range vals {
+				q.Annotations = append(q.Annotations, chstore.Annotation{Key: v.Key, Value: v.Value})
+			}
 		}
 	}
 	switch c.Kind {

@@ -475,6 +475,12 @@ type AlertQuery struct {
 	// every trace of the window; results are the same without it.
 	Where     string
 	WhereArgs []any
+	// Annotations (count, ratio), when set, is a necessary condition of
+	// Having answered by the annotation index (query/filter's
+	// AnnotationLookup): every trace satisfying Having carries one of
+	// these string annotations. Preferred to Where: the index is read
+	// instead of the annotation arrays of every span of the window.
+	Annotations []Annotation
 	// BadHaving (ratio) selects the traces counted in Matching.
 	BadHaving     string
 	BadHavingArgs []any
@@ -733,26 +739,54 @@ func (s *Store) evaluateTraceBatch(ctx context.Context, qs []AlertQuery) ([]Aler
 }
 
 // alertPrewhere returns the PREWHERE clause restricting count and ratio
-// queries over one window to the traces with a row satisfying one of their
-// Where conditions, with its arguments; "" when a query has none (it needs
-// every trace). Like TraceIDs' prefilter, the subquery reads the local
-// table on a cluster (spans are sharded by trace id) and every version of
-// a row, and PREWHERE is safe with FINAL because trace_id is in the
-// sorting key.
+// queries over one window to the traces that can match one of them, with
+// its arguments: traces with one of their Annotations in the annotation
+// index, or with a spans row satisfying their Where; "" when a query has
+// neither (it needs every trace). Like TraceIDs' prefilter, the subqueries
+// read local tables on a cluster (spans and the index are both sharded by
+// trace id) and every version of a row, and PREWHERE is safe with FINAL
+// because trace_id is in the sorting key.
 func (s *Store) alertPrewhere(qs []AlertQuery) (string, []any) {
 	var (
-		conds []string
-		args  []any
+		rows, pairs       []string
+		rowArgs, pairArgs []any
 	)
 	for _, q := range qs {
-		if q.Where == "" || q.Kind == AlertLatency {
+		switch {
+		case q.Kind == AlertLatency:
+			return "", nil
+		case len(q.Annotations) > 0:
+			for _, a := range q.Annotations {
+				pairs = append(pairs, "(key = ? AND value = ?)")
+				pairArgs = append(pairArgs, a.Key, a.Value)
+			}
+		case q.Where != "":
+			rows = append(rows, "("+q.Where+")")
+			rowArgs = append(rowArgs, q.WhereArgs...)
+		default:
 			return "", nil
 		}
-		conds = append(conds, "("+q.Where+")")
-		args = append(args, q.WhereArgs...)
 	}
-	return " PREWHERE trace_id IN (SELECT trace_id FROM " + s.db + "." + s.spansLocal + " WHERE " +
-		traceWindowFor(qs[0].Start, qs[0].End) + " AND (" + strings.Join(conds, " OR ") + "))", args
+	from, to := qs[0].Start, qs[0].End
+	var sets []string
+	if len(pairs) > 0 {
+		sets = append(sets, "trace_id IN (SELECT trace_id FROM "+s.db+"."+s.local("annotation_index")+" WHERE "+dateRange(from, to)+
+			fmt.Sprintf(" AND trace_id >= '1-%08x' AND trace_id < '1-%08x'", ceilSec(from), ceilSec(to))+
+			" AND ("+strings.Join(pairs, " OR ")+"))")
+	}
+	if len(rows) > 0 {
+		sets = append(sets, "trace_id IN (SELECT trace_id FROM "+s.db+"."+s.spansLocal+" WHERE "+
+			traceWindowFor(from, to)+" AND ("+strings.Join(rows, " OR ")+"))")
+	}
+	return " PREWHERE " + strings.Join(sets, " OR "), append(pairArgs, rowArgs...)
+}
+
+// local returns the name of table t's local table (t_local on a cluster).
+func (s *Store) local(t string) string {
+	if s.spansLocal != "spans" {
+		return t + "_local"
+	}
+	return t
 }
 
 // evaluateServiceLatencyBatch runs latency queries of services over one

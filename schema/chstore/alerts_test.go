@@ -166,6 +166,7 @@ func alertTrace(epoch int64, n int, svc string, rootDur float64, fault bool) []s
 	db.Spans[0].ParentID = root.ID
 	db.ParentID = root.ID
 	db.Spans[0].Fault = fault
+	db.Spans[0].AnnStrKeys, db.Spans[0].AnnStrValues = []string{"tier"}, []string{fmt.Sprintf("t%d", n%2)}
 	return []segment.Document{root, db}
 }
 
@@ -213,6 +214,11 @@ func TestEvaluateAlert(t *testing.T) {
 		{"ratio api, prefiltered", win(chstore.AlertQuery{Kind: chstore.AlertRatio, Having: isAPI, HavingArgs: []any{"api"}, BadHaving: dbFault,
 			Where: "is_segment = 1 AND service = ?", WhereArgs: []any{"api"}}),
 			chstore.AlertResult{Total: 10, Matching: 3, Value: 0.3, TraceIDs: faulting}},
+		{"count tier t0, by the annotation index", win(chstore.AlertQuery{Kind: chstore.AlertCount, Samples: 100,
+			Having: "max(arrayExists((k_, v_) -> k_ = 'tier' AND v_ = 't0', ann_str.key, ann_str.value)) = 1",
+			Annotations: []chstore.Annotation{{Key: "tier", Value: "t0"}}}),
+			chstore.AlertResult{Total: 6, Matching: 6, Value: 6, TraceIDs: []string{traceID(epoch, 0), traceID(epoch, 2), traceID(epoch, 4),
+				traceID(epoch, 6), traceID(epoch, 8), traceID(epoch, 100)}}},
 		{"ratio without traffic", win(chstore.AlertQuery{Kind: chstore.AlertRatio, Having: isAPI, HavingArgs: []any{"nobody"}, BadHaving: dbFault}),
 			chstore.AlertResult{}},
 		{"latency traces p50", win(chstore.AlertQuery{Kind: chstore.AlertLatency, Having: isAPI, HavingArgs: []any{"api"}, Quantile: 0.5, ThresholdUS: 8_500_000}),
@@ -279,12 +285,12 @@ func TestEvaluateAlert(t *testing.T) {
 	if errs[len(cases)] == nil || errs[len(cases)+1] != nil || rs[len(cases)+1].Total != 1 || rs[len(cases)+1].Value != 0.5 {
 		t.Fatalf("batch with a broken query: %+v %v", rs[len(cases):], errs[len(cases):])
 	}
-	// A shared scan whose every query has a Where reads only the traces
-	// with a qualifying row, and answers the same.
+	// A shared scan whose every query has a Where or Annotations reads only
+	// the traces with a qualifying row or index entry, and answers the same.
 	var pre []chstore.AlertQuery
 	var preWant []chstore.AlertResult
 	for _, tc := range cases {
-		if tc.q.Where != "" {
+		if tc.q.Where != "" || len(tc.q.Annotations) > 0 {
 			pre, preWant = append(pre, tc.q), append(preWant, tc.want)
 		}
 	}
