@@ -59,16 +59,22 @@ type env struct {
 	dead       chan struct{} // closed when the exit was fully handled
 
 	// Guarded by mu (the runtime side).
-	mu          sync.Mutex
-	started     bool
-	queued      *invocation          // assigned while the runtime was not waiting in /next
-	waiters     []*runtimeapi.Waiter // the runtime's pending /next requests, oldest first
-	cur         *invocation          // delivered, not yet answered
-	finishing   *invocation          // answered, waiting for the runtime's next /next
-	initErrType string
-	initErrBody []byte
-	killReason  string
-	exitErr     error
+	mu      sync.Mutex
+	started bool
+	queued  *invocation          // assigned while the runtime was not waiting in /next
+	waiters []*runtimeapi.Waiter // the runtime's pending /next requests, oldest first
+	cur     *invocation          // delivered, not yet answered
+	// One timer per environment bounds the running invocation (timing) by
+	// timingDeadline; see armTimeout.
+	timer          *time.Timer
+	timerArmed     bool
+	timing         *invocation
+	timingDeadline time.Time
+	finishing      *invocation // answered, waiting for the runtime's next /next
+	initErrType    string
+	initErrBody    []byte
+	killReason     string
+	exitErr        error
 
 	// tail is the log tail of the current invocation (guarded by lp.mu).
 	tail *bytes.Buffer
@@ -367,6 +373,10 @@ func (v *env) watch() {
 	v.mu.Lock()
 	inv := v.queued
 	v.queued, v.waiters = nil, nil
+	if v.timer != nil {
+		v.timer.Stop()
+		v.timerArmed = false
+	}
 	first := inv != nil && !inv.completed
 	if first {
 		inv.completed, inv.retry = true, true
@@ -484,12 +494,9 @@ func (v *env) run(inv *invocation) (*Result, bool) {
 	deadline := start.Add(inv.timeout)
 	inv.rt.DeadlineMs = deadline.UnixMilli()
 	v.assign(inv)
-	timer := time.NewTimer(inv.timeout)
+	v.armTimeout(inv, deadline)
 	select {
-	case <-inv.done:
-	case <-timer.C:
-		v.timeoutInvocation(inv)
-		<-inv.done
+	case <-inv.done: // answered, failed, or timed out (onTimeout)
 	case <-v.exited:
 		<-v.dead
 		v.mu.Lock()
@@ -500,7 +507,11 @@ func (v *env) run(inv *invocation) (*Result, bool) {
 		v.mu.Unlock()
 		<-inv.done
 	}
-	timer.Stop()
+	v.mu.Lock()
+	if v.timing == inv {
+		v.timing = nil
+	}
+	v.mu.Unlock()
 	if inv.retry {
 		return nil, true
 	}
@@ -511,6 +522,47 @@ func (v *env) run(inv *invocation) (*Result, bool) {
 		}
 	}
 	return v.result(inv, start), false
+}
+
+// armTimeout makes inv time out at deadline. The environment keeps one
+// timer for all its invocations and does not move it per invocation: a new
+// timer, or a Reset to an earlier time, wakes the Go scheduler's network
+// poller thread on every invocation. When the timer fires before the
+// current invocation's deadline (it was set for an earlier one), it re-arms
+// itself for the rest.
+func (v *env) armTimeout(inv *invocation, deadline time.Time) {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.timing, v.timingDeadline = inv, deadline
+	if v.timerArmed {
+		return
+	}
+	v.timerArmed = true
+	if v.timer == nil {
+		v.timer = time.AfterFunc(time.Until(deadline), v.onTimeout)
+	} else {
+		v.timer.Reset(time.Until(deadline))
+	}
+}
+
+// onTimeout runs when the environment's timer fires.
+func (v *env) onTimeout() {
+	v.mu.Lock()
+	inv := v.timing
+	if inv == nil {
+		v.timerArmed = false
+		v.mu.Unlock()
+		return
+	}
+	if d := time.Until(v.timingDeadline); d > 0 {
+		v.timer.Reset(d)
+		v.mu.Unlock()
+		return
+	}
+	v.timing = nil
+	v.timerArmed = false
+	v.mu.Unlock()
+	v.timeoutInvocation(inv)
 }
 
 // timeoutInvocation fails inv with Sandbox.Timedout and resets the
