@@ -215,7 +215,7 @@ func TestEvaluateAlert(t *testing.T) {
 			Where: "is_segment = 1 AND service = ?", WhereArgs: []any{"api"}}),
 			chstore.AlertResult{Total: 10, Matching: 3, Value: 0.3, TraceIDs: faulting}},
 		{"count tier t0, by the annotation index", win(chstore.AlertQuery{Kind: chstore.AlertCount, Samples: 100,
-			Having: "max(arrayExists((k_, v_) -> k_ = 'tier' AND v_ = 't0', ann_str.key, ann_str.value)) = 1",
+			Having:      "max(arrayExists((k_, v_) -> k_ = 'tier' AND v_ = 't0', ann_str.key, ann_str.value)) = 1",
 			Annotations: []chstore.Annotation{{Key: "tier", Value: "t0"}}}),
 			chstore.AlertResult{Total: 6, Matching: 6, Value: 6, TraceIDs: []string{traceID(epoch, 0), traceID(epoch, 2), traceID(epoch, 4),
 				traceID(epoch, 6), traceID(epoch, 8), traceID(epoch, 100)}}},
