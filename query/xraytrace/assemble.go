@@ -68,6 +68,13 @@ func Assemble(traceID string, docs []Doc) *Assembly {
 	for i, d := range docs {
 		ad := &a.docs[i]
 		ad.doc = d
+		// fastjson's parser is lenient (it takes numbers such as 09); a
+		// document merged with others must be strict JSON, or the
+		// compiled result would not be.
+		if fastjson.ValidateBytes(d.Raw) != nil {
+			a.invalid = append(a.invalid, d.ID)
+			continue
+		}
 		v, err := fastjson.ParseBytes(d.Raw)
 		if err != nil || v.Type() != fastjson.TypeObject {
 			a.invalid = append(a.invalid, d.ID)
