@@ -534,7 +534,17 @@ func (s *Store) EvaluateAlert(ctx context.Context, q AlertQuery) (AlertResult, e
 		args []any
 		res  AlertResult
 	)
-	prewhere, whereArgs := s.alertPrewhere([]AlertQuery{q})
+	pre := s.alertPrewhere([]AlertQuery{q})
+	if q.Kind == AlertCount || q.Kind == AlertRatio && q.BadHaving != "" {
+		none, err := s.noCandidates(ctx, pre)
+		if err != nil {
+			return AlertResult{}, err
+		}
+		if none {
+			return AlertResult{}, nil
+		}
+	}
+	prewhere, whereArgs := pre.clause, pre.args
 	switch q.Kind {
 	case AlertCount:
 		sql = "SELECT count(), groupArray(" + n + ")(trace_id) FROM (SELECT trace_id FROM " + s.db + ".spans FINAL" + prewhere + " WHERE " + traceWindow +
@@ -725,8 +735,16 @@ func (s *Store) evaluateTraceBatch(ctx context.Context, qs []AlertQuery) ([]Aler
 		args = append(args, q.BadHavingArgs...)
 		outer = append(outer, "sum("+m+")", "sumIf("+b+", "+m+" = 1)", "groupArrayIf("+n+")(trace_id, "+m+" = 1 AND "+b+" = 1)")
 	}
-	prewhere, whereArgs := s.alertPrewhere(qs)
-	args = append(args, whereArgs...)
+	pre := s.alertPrewhere(qs)
+	none, err := s.noCandidates(ctx, pre)
+	if err != nil {
+		return nil, err
+	}
+	if none {
+		return make([]AlertResult, len(qs)), nil // every Total and Value is 0
+	}
+	prewhere := pre.clause
+	args = append(args, pre.args...)
 	sql := "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT trace_id, " + strings.Join(inner, ", ") + " FROM " + s.db +
 		".spans FINAL" + prewhere + " WHERE " + traceWindowFor(qs[0].Start, qs[0].End) + " GROUP BY trace_id)"
 	return s.scanBatch(ctx, qs, sql, args, func(r *AlertResult, q AlertQuery) {
@@ -738,15 +756,24 @@ func (s *Store) evaluateTraceBatch(ctx context.Context, qs []AlertQuery) ([]Aler
 	})
 }
 
-// alertPrewhere returns the PREWHERE clause restricting count and ratio
-// queries over one window to the traces that can match one of them, with
-// its arguments: traces with one of their Annotations in the annotation
-// index, or with a spans row satisfying their Where; "" when a query has
-// neither (it needs every trace). Like TraceIDs' prefilter, the subqueries
-// read local tables on a cluster (spans and the index are both sharded by
-// trace id) and every version of a row, and PREWHERE is safe with FINAL
-// because trace_id is in the sorting key.
-func (s *Store) alertPrewhere(qs []AlertQuery) (string, []any) {
+// candidateSets is how alertPrewhere narrows count and ratio queries:
+// clause is the PREWHERE clause with its args, and sets the subqueries
+// selecting the candidate traces, with theirs ("" clause: every trace).
+type candidateSets struct {
+	clause  string
+	args    []any
+	sets    []string
+	setArgs [][]any
+}
+
+// alertPrewhere restricts count and ratio queries over one window to the
+// traces that can match one of them: traces with one of their Annotations
+// in the annotation index, or with a spans row satisfying their Where;
+// nothing when a query has neither (it needs every trace). Like TraceIDs'
+// prefilter, the subqueries read local tables on a cluster (spans and the
+// index are both sharded by trace id) and every version of a row, and
+// PREWHERE is safe with FINAL because trace_id is in the sorting key.
+func (s *Store) alertPrewhere(qs []AlertQuery) candidateSets {
 	var (
 		rows, pairs       []string
 		rowArgs, pairArgs []any
@@ -754,7 +781,7 @@ func (s *Store) alertPrewhere(qs []AlertQuery) (string, []any) {
 	for _, q := range qs {
 		switch {
 		case q.Kind == AlertLatency:
-			return "", nil
+			return candidateSets{}
 		case len(q.Annotations) > 0:
 			for _, a := range q.Annotations {
 				pairs = append(pairs, "(key = ? AND value = ?)")
@@ -764,21 +791,52 @@ func (s *Store) alertPrewhere(qs []AlertQuery) (string, []any) {
 			rows = append(rows, "("+q.Where+")")
 			rowArgs = append(rowArgs, q.WhereArgs...)
 		default:
-			return "", nil
+			return candidateSets{}
 		}
 	}
 	from, to := qs[0].Start, qs[0].End
-	var sets []string
+	var c candidateSets
 	if len(pairs) > 0 {
-		sets = append(sets, "trace_id IN (SELECT trace_id FROM "+s.db+"."+s.local("annotation_index")+" WHERE "+dateRange(from, to)+
+		c.sets = append(c.sets, "SELECT trace_id FROM "+s.db+"."+s.local("annotation_index")+" WHERE "+dateRange(from, to)+
 			fmt.Sprintf(" AND trace_id >= '1-%08x' AND trace_id < '1-%08x'", ceilSec(from), ceilSec(to))+
-			" AND ("+strings.Join(pairs, " OR ")+"))")
+			" AND ("+strings.Join(pairs, " OR ")+")")
+		c.setArgs = append(c.setArgs, pairArgs)
 	}
 	if len(rows) > 0 {
-		sets = append(sets, "trace_id IN (SELECT trace_id FROM "+s.db+"."+s.spansLocal+" WHERE "+
-			traceWindowFor(from, to)+" AND ("+strings.Join(rows, " OR ")+"))")
+		c.sets = append(c.sets, "SELECT trace_id FROM "+s.db+"."+s.spansLocal+" WHERE "+traceWindowFor(from, to)+
+			" AND ("+strings.Join(rows, " OR ")+")")
+		c.setArgs = append(c.setArgs, rowArgs)
 	}
-	return " PREWHERE " + strings.Join(sets, " OR "), append(pairArgs, rowArgs...)
+	var in []string
+	for i, set := range c.sets {
+		in = append(in, "trace_id IN ("+set+")")
+		c.args = append(c.args, c.setArgs[i]...)
+	}
+	if len(in) > 0 {
+		c.clause = " PREWHERE " + strings.Join(in, " OR ")
+	}
+	return c
+}
+
+// noCandidates reports whether c's candidate sets are all empty: the
+// queries then count nothing, and the FINAL aggregation of the window is
+// not needed. Most evaluations are of this kind (no incident going on),
+// and a set costs a primary-key lookup in the index or one scan of the
+// window's rows without FINAL or GROUP BY.
+func (s *Store) noCandidates(ctx context.Context, c candidateSets) (bool, error) {
+	if c.clause == "" {
+		return false, nil
+	}
+	for i, set := range c.sets {
+		var n uint64
+		if err := s.conn.QueryRow(ctx, "SELECT count() FROM ("+set+" LIMIT 1)", c.setArgs[i]...).Scan(&n); err != nil {
+			return false, fmt.Errorf("look for alert candidates: %w", err)
+		}
+		if n > 0 {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // local returns the name of table t's local table (t_local on a cluster).

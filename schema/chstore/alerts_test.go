@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -219,6 +220,11 @@ func TestEvaluateAlert(t *testing.T) {
 			Annotations: []chstore.Annotation{{Key: "tier", Value: "t0"}}}),
 			chstore.AlertResult{Total: 6, Matching: 6, Value: 6, TraceIDs: []string{traceID(epoch, 0), traceID(epoch, 2), traceID(epoch, 4),
 				traceID(epoch, 6), traceID(epoch, 8), traceID(epoch, 100)}}},
+		{"count by the annotation index, no candidate", win(chstore.AlertQuery{Kind: chstore.AlertCount,
+			Having:      "max(arrayExists((k_, v_) -> k_ = 'tier' AND v_ = 't9', ann_str.key, ann_str.value)) = 1",
+			Annotations: []chstore.Annotation{{Key: "tier", Value: "t9"}}}), chstore.AlertResult{}},
+		{"ratio, prefiltered, no candidate", win(chstore.AlertQuery{Kind: chstore.AlertRatio, Having: isAPI, HavingArgs: []any{"nobody"}, BadHaving: dbFault,
+			Where: "is_segment = 1 AND service = ?", WhereArgs: []any{"nobody"}}), chstore.AlertResult{}},
 		{"ratio without traffic", win(chstore.AlertQuery{Kind: chstore.AlertRatio, Having: isAPI, HavingArgs: []any{"nobody"}, BadHaving: dbFault}),
 			chstore.AlertResult{}},
 		{"latency traces p50", win(chstore.AlertQuery{Kind: chstore.AlertLatency, Having: isAPI, HavingArgs: []any{"api"}, Quantile: 0.5, ThresholdUS: 8_500_000}),
@@ -285,6 +291,16 @@ func TestEvaluateAlert(t *testing.T) {
 	if errs[len(cases)] == nil || errs[len(cases)+1] != nil || rs[len(cases)+1].Total != 1 || rs[len(cases)+1].Value != 0.5 {
 		t.Fatalf("batch with a broken query: %+v %v", rs[len(cases):], errs[len(cases):])
 	}
+	// A batch whose queries have no candidate answers zeros without the scan.
+	var empty []chstore.AlertQuery
+	for _, tc := range cases {
+		if strings.Contains(tc.name, "no candidate") {
+			empty = append(empty, tc.q)
+		}
+	}
+	if rs, errs := s.EvaluateAlerts(ctx, empty); len(rs) != 2 || errs[0] != nil || errs[1] != nil || !reflect.DeepEqual(rs, []chstore.AlertResult{{}, {}}) {
+		t.Errorf("batch without candidates: %+v, %v", rs, errs)
+	}
 	// A shared scan whose every query has a Where or Annotations reads only
 	// the traces with a qualifying row or index entry, and answers the same.
 	var pre []chstore.AlertQuery
@@ -298,6 +314,9 @@ func TestEvaluateAlert(t *testing.T) {
 	preWant = append(preWant, chstore.AlertResult{Total: 1, Matching: 1, Value: 1, TraceIDs: []string{traceID(epoch, 100)}})
 	rs, errs = s.EvaluateAlerts(ctx, pre)
 	for i := range pre {
+		if len(rs[i].TraceIDs) == 0 {
+			rs[i].TraceIDs = nil
+		}
 		slices.Sort(rs[i].TraceIDs)
 		if errs[i] != nil || !reflect.DeepEqual(rs[i], preWant[i]) {
 			t.Errorf("prefiltered batch, query %d: %+v, %v; want %+v", i, rs[i], errs[i], preWant[i])
