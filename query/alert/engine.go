@@ -62,6 +62,8 @@ type Engine struct {
 	loaded     chan struct{}
 
 	traceRules atomic.Pointer[[]*traceRule]
+	// anns is runTraces' scratch set of a trace's string annotations.
+	anns       map[filter.AnnotationValue]bool
 	updates    chan []traceUpdate
 	deliverers map[string]*deliverer
 	rebuildMu  sync.Mutex

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -449,5 +450,59 @@ func TestRunRetriesLoad(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestPerTraceAnnotationRules: rules naming annotation values are screened
+// with the trace's annotations before matching; the screen never hides a
+// match, also when the annotation arrives in a later document than the
+// failure, and rules without annotations still see every trace.
+func TestPerTraceAnnotationRules(t *testing.T) {
+	t.Parallel()
+	e, c, _ := startEngine(t, testConfig(), newMemStore())
+	ctx := context.Background()
+	for _, r := range []Rule{
+		{ID: "tenant-faults", Name: "t1 faults", Filter: `annotation.tenant = "t1" AND fault`},
+		{ID: "gold-or-t2", Name: "gold or t2", Filter: `annotation.tier = "gold" OR annotation.tenant = "t2"`},
+		{ID: "faults", Name: "faults", Filter: `fault`},
+	} {
+		r.Condition = Condition{Kind: KindTrace, Window: Duration(time.Minute)}
+		if _, err := e.CreateRule(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	annotated := func(sp segment.Span, k, v string) segment.Span {
+		sp.AnnStrKeys, sp.AnnStrValues = []string{k}, []string{v}
+		return sp
+	}
+	// 0: faults, tenant t1 on a subsegment that comes later.
+	e.ObserveSpans(tid(9100), []segment.Span{span(tid(9100), "a1", "", "api", true, true)})
+	// 1: faults, tenant t3.
+	e.ObserveSpans(tid(9101), []segment.Span{annotated(span(tid(9101), "a1", "", "api", true, true), "tenant", "t3")})
+	// 2: no fault, tier gold.
+	e.ObserveSpans(tid(9102), []segment.Span{annotated(span(tid(9102), "a1", "", "api", true, false), "tier", "gold")})
+	// 3: no fault, tenant T2 (values are case-sensitive).
+	e.ObserveSpans(tid(9103), []segment.Span{annotated(span(tid(9103), "a1", "", "api", true, false), "tenant", "T2")})
+	time.Sleep(200 * time.Millisecond) // trace 0 settles and is evaluated without its annotation
+	e.ObserveSpans(tid(9100), []segment.Span{annotated(span(tid(9100), "b1", "a1", "db", false, false), "tenant", "t1")})
+	want := map[string][]string{
+		"tenant-faults": {tid(9100)},
+		"gold-or-t2":    {tid(9102)},
+		"faults":        {tid(9100), tid(9101)},
+	}
+	got := func() map[string][]string {
+		m := map[string][]string{}
+		for _, n := range c.all() {
+			m[n.Rule.ID] = append(m[n.Rule.ID], n.SampleTraceIDs...)
+		}
+		for k := range m {
+			slices.Sort(m[k])
+		}
+		return m
+	}
+	waitFor(t, 5*time.Second, "the three rules notified", func() bool { return len(got()) == 3 && len(got()["faults"]) == 2 })
+	time.Sleep(700 * time.Millisecond) // a group interval: nothing more comes
+	if g := got(); !reflect.DeepEqual(g, want) {
+		t.Errorf("notified %v, want %v", g, want)
 	}
 }

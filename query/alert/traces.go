@@ -21,6 +21,34 @@ type traceUpdate struct {
 type traceRule struct {
 	id   string
 	expr *filter.Expr
+	// needs, when set, are string annotations of which a matching trace
+	// carries one (filter.Expr.AnnotationLookup): a trace without any is
+	// not evaluated against the rule.
+	needs []filter.AnnotationValue
+}
+
+// screen reports whether r can match a trace with the annotations anns.
+func (r *traceRule) screen(anns map[filter.AnnotationValue]bool) bool {
+	if r.needs == nil {
+		return true
+	}
+	for _, v := range r.needs {
+		if anns[v] {
+			return true
+		}
+	}
+	return false
+}
+
+// stringAnnotations collects the string annotations of spans into m
+// (cleared first).
+func stringAnnotations(spans []segment.Span, m map[filter.AnnotationValue]bool) {
+	clear(m)
+	for i := range spans {
+		for j, k := range spans[i].AnnStrKeys {
+			m[filter.AnnotationValue{Key: k, Value: spans[i].AnnStrValues[j]}] = true
+		}
+	}
 }
 
 // Observe takes one settled trace from the live feed (it is a
@@ -238,11 +266,24 @@ func (e *Engine) evaluateTrace(id string, h *heldTrace, now time.Time, fired map
 	e.m.tracesEvaluated.Inc()
 	var root *ServiceRef
 	rootDone := false
-	tr := filter.NewTrace(h.spans) // prepared once for every rule
+	// Rules that name annotation values are screened with the trace's
+	// string annotations first; the trace is prepared for matching only
+	// when some rule passes (usually none does).
+	if e.anns == nil {
+		e.anns = map[filter.AnnotationValue]bool{}
+	}
+	stringAnnotations(h.spans, e.anns)
+	var tr *filter.Trace
 	for _, r := range *e.traceRules.Load() {
+		if !r.screen(e.anns) {
+			continue
+		}
 		key := r.id + "\x00" + id
 		if _, ok := fired[key]; ok {
 			continue
+		}
+		if tr == nil {
+			tr = filter.NewTrace(h.spans) // prepared once for every rule
 		}
 		if !r.expr.MatchTrace(tr) {
 			continue
@@ -405,7 +446,11 @@ func (e *Engine) rebuildTraceRules(ctx context.Context) {
 		if x == nil { // a group without an expression: every trace
 			x, _ = filter.Parse("!partial OR partial")
 		}
-		out = append(out, &traceRule{id: r.ID, expr: x})
+		tr := &traceRule{id: r.ID, expr: x}
+		if vals, ok := x.AnnotationLookup(); ok {
+			tr.needs = vals
+		}
+		out = append(out, tr)
 	}
 	e.mu.Lock()
 	for _, r := range rules {
