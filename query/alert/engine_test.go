@@ -506,3 +506,49 @@ func TestPerTraceAnnotationRules(t *testing.T) {
 		t.Errorf("notified %v, want %v", g, want)
 	}
 }
+
+// TestWriteDocumentsCopies: a batch's documents, their traces interleaved,
+// are grouped by trace and copied, so changing the batch afterwards (the
+// collector reuses it) changes nothing the rules see.
+func TestWriteDocumentsCopies(t *testing.T) {
+	t.Parallel()
+	e, c, _ := startEngine(t, testConfig(), newMemStore())
+	if _, err := e.CreateRule(context.Background(), Rule{ID: "t1", Name: "t1 faults", Filter: `annotation.tenant = "t1" AND fault AND annotation.n = 7`,
+		Condition: Condition{Kind: KindTrace, Window: Duration(time.Minute)}}); err != nil {
+		t.Fatal(err)
+	}
+	a, b := tid(9200), tid(9201)
+	doc := func(spans ...segment.Span) segment.Document {
+		return segment.Document{TraceID: spans[0].TraceID, ID: spans[0].ID, Spans: spans}
+	}
+	withAnn := func(sp segment.Span, k, v string) segment.Span {
+		sp.AnnStrKeys, sp.AnnStrValues = []string{k}, []string{v}
+		sp.AnnNumKeys, sp.AnnNumValues = []string{"n"}, []float64{7}
+		return sp
+	}
+	docs := []segment.Document{
+		doc(span(a, "a1", "", "api", true, true)),
+		doc(withAnn(span(b, "b1", "", "api", true, false), "tenant", "t1")),
+		doc(span(a, "a2", "a1", "api", true, false), withAnn(span(a, "a3", "a2", "db", false, false), "tenant", "t1")),
+	}
+	if err := e.WriteDocuments(context.Background(), docs); err != nil {
+		t.Fatal(err)
+	}
+	for i := range docs {
+		for j := range docs[i].Spans {
+			sp := &docs[i].Spans[j]
+			for k := range sp.AnnStrValues {
+				sp.AnnStrValues[k] = "clobbered"
+			}
+			for k := range sp.AnnNumValues {
+				sp.AnnNumValues[k] = -1
+			}
+			sp.Fault = !sp.Fault
+		}
+	}
+	waitFor(t, 5*time.Second, "a notification", func() bool { return len(c.all()) == 1 })
+	time.Sleep(500 * time.Millisecond)
+	if n := c.all(); len(n) != 1 || !slices.Equal(n[0].SampleTraceIDs, []string{a}) {
+		t.Fatalf("notifications %+v, want one for %s", n, a)
+	}
+}

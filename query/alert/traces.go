@@ -91,23 +91,92 @@ func (e *Engine) WriteDocuments(_ context.Context, docs []segment.Document) erro
 		return nil
 	}
 	now := time.Now()
-	byTrace := make(map[string][]segment.Span, len(docs))
-	var order []string
+	// Two passes and one allocation per kind for the whole batch: count
+	// the spans (and annotation entries) of each trace, then copy them into
+	// shared arrays, each trace's spans contiguous. The copies do not share
+	// the decoder's reusable arrays (the strings are immutable and stay
+	// shared).
+	type slot struct{ off, n int }
+	slots := make(map[string]*slot, len(docs))
+	var (
+		order          []string
+		nspans         int
+		nstr, nnum, nb int
+	)
 	for i := range docs {
 		d := &docs[i]
 		if len(d.Spans) == 0 || d.TraceID == "" {
 			continue
 		}
-		prev, ok := byTrace[d.TraceID]
-		if !ok {
+		sl := slots[d.TraceID]
+		if sl == nil {
+			sl = &slot{}
+			slots[d.TraceID] = sl
 			order = append(order, d.TraceID)
 		}
-		byTrace[d.TraceID] = appendSpanCopies(prev, d.Spans)
+		sl.n += len(d.Spans)
+		nspans += len(d.Spans)
+		for j := range d.Spans {
+			sp := &d.Spans[j]
+			nstr += len(sp.AnnStrKeys)
+			nnum += len(sp.AnnNumKeys)
+			nb += len(sp.AnnBoolKeys)
+		}
+	}
+	off := 0
+	for _, id := range order {
+		sl := slots[id]
+		sl.off, sl.n, off = off, 0, off+sl.n
+	}
+	var (
+		spans = make([]segment.Span, nspans)
+		strs  = make([]string, 0, 2*nstr+nnum+nb)
+		nums  = make([]float64, 0, nnum)
+		bools = make([]bool, 0, nb)
+		take  = func(src []string) []string {
+			strs = append(strs, src...)
+			return strs[len(strs)-len(src) : len(strs) : len(strs)]
+		}
+		takeNums = func(src []float64) []float64 {
+			nums = append(nums, src...)
+			return nums[len(nums)-len(src) : len(nums) : len(nums)]
+		}
+		takeBools = func(src []bool) []bool {
+			bools = append(bools, src...)
+			return bools[len(bools)-len(src) : len(bools) : len(bools)]
+		}
+	)
+	for i := range docs {
+		d := &docs[i]
+		if len(d.Spans) == 0 || d.TraceID == "" {
+			continue
+		}
+		sl := slots[d.TraceID]
+		for j := range d.Spans {
+			sp := &spans[sl.off+sl.n]
+			*sp = d.Spans[j]
+			sl.n++
+			if len(sp.AnnStrKeys) > 0 {
+				sp.AnnStrKeys, sp.AnnStrValues = take(sp.AnnStrKeys), take(sp.AnnStrValues)
+			} else {
+				sp.AnnStrKeys, sp.AnnStrValues = nil, nil
+			}
+			if len(sp.AnnNumKeys) > 0 {
+				sp.AnnNumKeys, sp.AnnNumValues = take(sp.AnnNumKeys), takeNums(sp.AnnNumValues)
+			} else {
+				sp.AnnNumKeys, sp.AnnNumValues = nil, nil
+			}
+			if len(sp.AnnBoolKeys) > 0 {
+				sp.AnnBoolKeys, sp.AnnBoolValues = take(sp.AnnBoolKeys), takeBools(sp.AnnBoolValues)
+			} else {
+				sp.AnnBoolKeys, sp.AnnBoolValues = nil, nil
+			}
+		}
 	}
 	batch := make([]traceUpdate, len(order))
 	for i, id := range order {
-		sp := byTrace[id]
-		batch[i] = traceUpdate{traceID: id, spans: sp[:len(sp):len(sp)], at: now}
+		sl := slots[id]
+		batch[i] = traceUpdate{traceID: id, spans: spans[sl.off : sl.off+sl.n : sl.off+sl.n], at: now}
 	}
 	e.m.traceUpdates.Add(len(batch))
 	select {
@@ -116,28 +185,6 @@ func (e *Engine) WriteDocuments(_ context.Context, docs []segment.Document) erro
 		e.m.droppedQueue.Add(len(batch))
 	}
 	return nil
-}
-
-// appendSpanCopies appends copies of spans that do not share the
-// decoder's reusable arrays (the strings are immutable and stay shared).
-func appendSpanCopies(dst, spans []segment.Span) []segment.Span {
-	for _, s := range spans {
-		s.AnnStrKeys = cloneOrNil(s.AnnStrKeys)
-		s.AnnStrValues = cloneOrNil(s.AnnStrValues)
-		s.AnnNumKeys = cloneOrNil(s.AnnNumKeys)
-		s.AnnNumValues = cloneOrNil(s.AnnNumValues)
-		s.AnnBoolKeys = cloneOrNil(s.AnnBoolKeys)
-		s.AnnBoolValues = cloneOrNil(s.AnnBoolValues)
-		dst = append(dst, s)
-	}
-	return dst
-}
-
-func cloneOrNil[T any](s []T) []T {
-	if len(s) == 0 {
-		return nil
-	}
-	return append([]T(nil), s...)
 }
 
 // heldTrace is a trace's spans so far.
