@@ -15,8 +15,12 @@
 # (default bench-noop; created from the same bootstrap when missing),
 # FLUORO_CMD (a command starting Fluoro's invoker on FLUORO_ENDPOINT, e.g.
 # "./fluoro invoker -invoker-data-dir /tmp/bench-data"): the driver then
-# manages it like the emulator (restart per phase, cold start = restart and
-# first invoke) instead of using an invoker that is already running.
+# manages it like the emulator (restart per phase) instead of using an
+# invoker that is already running. FLUORO_COLD (default update) is how a
+# Fluoro cold start is forced: "update" (UpdateFunctionConfiguration, then
+# the first invoke: a new execution environment, what AWS calls a cold
+# start) or "restart" (restart the whole invoker process, then the first
+# invoke).
 #
 # The emulator is installed with `go install` into a temporary GOBIN; it is
 # not a module dependency of Fluoro. Everything runs on loopback.
@@ -60,7 +64,7 @@ if [[ -n ${FLUORO_CMD:-} ]]; then
 	echo "# Fluoro invoker started by the driver: $FLUORO_CMD" >&2
 	"$WORK/bin/loaddriver" "${common[@]}" -name "fluoro" \
 		-endpoint "$FLUORO_ENDPOINT" -function "$FLUORO_FUNCTION" -setup-bootstrap "$WORK/task/bootstrap" \
-		-server-cmd "$FLUORO_CMD" -server-log "$OUT/fluoro-server.log" \
+		-server-cmd "$FLUORO_CMD" -server-log "$OUT/fluoro-server.log" -cold-method "${FLUORO_COLD:-update}" \
 		-json "$OUT/fluoro.json" | tee "$OUT/fluoro.txt"
 elif [[ $FLUORO == 1 ]] || { [[ $FLUORO == auto ]] && fluoro_up; }; then
 	echo "# Fluoro invoker at $FLUORO_ENDPOINT" >&2

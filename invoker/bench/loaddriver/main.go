@@ -301,6 +301,16 @@ func run(ctx context.Context, o options) (*Results, error) {
 
 	// Phase 3: cold starts.
 	if o.coldRuns > 0 {
+		if o.coldMethod == "update" && o.serverCmd != "" {
+			// A managed server is stopped after each phase: start it
+			// for the configuration updates (and warm the function up).
+			srv, err := startServer(o)
+			if err != nil {
+				return nil, err
+			}
+			defer srv.stop()
+			iv.invoke(ctx)
+		}
 		var cold []time.Duration
 		var errs int
 		var firstErr string
