@@ -29,12 +29,17 @@ type Config struct {
 	// Cgroups is "auto" (v2, else v1, else rlimits), "v2", "v1" or "off"
 	// (rlimits only).
 	Cgroups string
+	// AllCPUs lets every environment use every CPU. By default an
+	// environment gets CPUs in proportion to its memory, as on Lambda (one
+	// per MBPerVCPU, at least one), assigned round-robin.
+	AllCPUs bool
 }
 
 // RegisterFlags registers the sandbox flags on fs.
 func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.User, "invoker-sandbox-user", "", `user functions run as when the invoker runs as root: name or uid[:gid] ("" = nobody 65534, "-" = the invoker's own user)`)
 	fs.StringVar(&c.Cgroups, "invoker-sandbox-cgroups", "auto", `memory limits: auto (cgroup v2, else v1, else rlimit), v2, v1 or off (rlimit only)`)
+	fs.BoolVar(&c.AllCPUs, "invoker-sandbox-all-cpus", false, "let every execution environment use every CPU (default: CPUs in proportion to memory as on Lambda, one per 1,769 MB, at least one)")
 }
 
 // Validate checks the configuration.
@@ -54,6 +59,7 @@ type Manager struct {
 	uid, gid uint32
 	cg       *cgroupRoot // nil: rlimit only
 	seq      atomic.Uint64
+	cpus     *cpuAllocator // nil: every environment sees every CPU
 }
 
 // New detects what the host allows and prepares the cgroup hierarchy.
@@ -65,6 +71,9 @@ func New(cfg Config, log *slog.Logger) (*Manager, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	m := &Manager{log: log}
+	if !cfg.AllCPUs {
+		m.cpus = newCPUAllocator()
+	}
 	if os.Geteuid() == 0 && cfg.User != "-" {
 		uid, gid, err := lookupUser(cfg.User)
 		if err != nil {
@@ -126,7 +135,11 @@ func (m *Manager) Describe() string {
 	if m.cg != nil {
 		lim = "cgroup " + m.cg.version
 	}
-	return u + ", memory limit via " + lim
+	cpus := "every CPU"
+	if m.cpus != nil {
+		cpus = fmt.Sprintf("1 of %d CPUs per %d MB", len(m.cpus.allowed), MBPerVCPU)
+	}
+	return u + ", memory limit via " + lim + ", " + cpus
 }
 
 // Owner returns the uid/gid functions run as and whether they differ from the
@@ -249,9 +262,18 @@ func (m *Manager) Start(spec Spec) (*Process, error) {
 		}()
 		cmd.ExtraFiles = []*os.File{gateR}
 	}
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if m.cpus != nil {
+		mask, _ := m.cpus.maskFor(spec.MemoryMB)
+		start = func() error { return startOn(mask, cmd.Start) }
+	}
+	if err := start(); err != nil {
 		if p.cg != nil {
 			p.cg.remove()
+		}
+		if cmd.Process != nil {
+			p.Kill()
+			_ = cmd.Wait()
 		}
 		return nil, fmt.Errorf("sandbox: start %s: %w", spec.Path, err)
 	}

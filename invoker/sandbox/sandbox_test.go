@@ -163,3 +163,63 @@ func TestStartNotExecutable(t *testing.T) {
 		t.Errorf("err = %v, want ErrNotExist", err)
 	}
 }
+
+// TestCPUsInProportionToMemory: an environment sees ceil(MB / 1769) of
+// the engine's CPUs (at least one), assigned round-robin, from its first
+// instruction (the affinity is inherited, so `nproc` in the process says
+// so); with AllCPUs it sees all of them; the engine's own threads keep
+// theirs.
+func TestCPUsInProportionToMemory(t *testing.T) {
+	var all cpuMask
+	if err := getAffinity(&all); err != nil {
+		t.Fatal(err)
+	}
+	n := all.count()
+	if n < 2 {
+		t.Skip("one CPU: nothing to divide") // a 1-CPU host has no allocator, by design
+	}
+	m, err := New(Config{}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	t.Log(m.Describe())
+	nproc := func(m *Manager, mem int) string {
+		out, werr, _ := run(t, m, mem, `nproc`)
+		if werr != nil {
+			t.Fatal(werr)
+		}
+		return strings.TrimSpace(out)
+	}
+	for _, tc := range []struct{ mem, want int }{
+		{128, 1}, {1769, 1}, {1770, min(2, n)}, {10240, min(6, n)},
+	} {
+		if got := nproc(m, tc.mem); got != itoa(tc.want) {
+			t.Errorf("%d MB: nproc %s, want %d", tc.mem, got, tc.want)
+		}
+	}
+	// Round-robin: consecutive one-CPU environments land on different CPUs.
+	seen := map[string]bool{}
+	for range n {
+		out, werr, _ := run(t, m, 128, `grep Cpus_allowed_list /proc/self/status`)
+		if werr != nil {
+			t.Fatal(werr)
+		}
+		seen[strings.TrimSpace(out)] = true
+	}
+	if len(seen) != n {
+		t.Errorf("%d one-CPU environments got %d distinct CPU sets: %v", n, len(seen), seen)
+	}
+	var after cpuMask
+	if err := getAffinity(&after); err != nil || after != all {
+		t.Errorf("the engine's thread affinity changed: %v (%v)", after.cpus(), err)
+	}
+	wide, err := New(Config{AllCPUs: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wide.Close()
+	if got := nproc(wide, 128); got != itoa(n) {
+		t.Errorf("AllCPUs: nproc %s, want %d", got, n)
+	}
+}
