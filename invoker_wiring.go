@@ -3,10 +3,13 @@ package main
 import (
 	"context"
 	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime"
 
 	"github.com/fluoro/fluoro/invoker"
 )
@@ -82,10 +85,19 @@ func runInvoker(ctx context.Context, args []string, _, stderr io.Writer) error {
 	lc.RegisterFlags(fs)
 	var cfg invoker.Config
 	cfg.RegisterFlags(fs)
+	procs := fs.Int("invoker-procs", 1, "OS threads running Go code in the invoker process (GOMAXPROCS; 0 = one per CPU). The invoker's own work is hand-offs between the Lambda API, the Runtime API and the environments; on one thread they need no cross-thread wake-ups (warm invoke p50 0.53 -> 0.36 ms on 2 cores), while functions run on the CPUs the sandbox gives them. An explicit GOMAXPROCS environment variable wins.")
 	if err := parseFlags(fs, args, &lc, &cfg); err != nil {
 		return err
 	}
-	inv, err := invoker.New(cfg, invoker.Settings{Logger: lc.logger(stderr).With("component", "invoker")})
+	log := lc.logger(stderr)
+	if *procs < 0 {
+		return fmt.Errorf("--invoker-procs %d: must be ≥ 0", *procs)
+	}
+	if _, set := os.LookupEnv("GOMAXPROCS"); !set && *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
+	}
+	log.Debug("invoker threads", "gomaxprocs", runtime.GOMAXPROCS(0))
+	inv, err := invoker.New(cfg, invoker.Settings{Logger: log.With("component", "invoker")})
 	if err != nil {
 		return err
 	}
