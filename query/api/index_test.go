@@ -4,13 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http/httptest"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/xray"
 	"github.com/aws/aws-sdk-go-v2/service/xray/types"
 
@@ -32,17 +30,7 @@ func TestIntegrationAnnotationIndex(t *testing.T) {
 	}
 	t.Cleanup(func() { store.Close() })
 	serve := func(candidates int) (*Server, *xray.Client) {
-		cfg := DefaultConfig()
-		cfg.PageSize = 4
-		cfg.IndexCandidates = candidates
-		s, err := New(cfg, Settings{Reader: store, Logger: testLogger(t)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		hs := httptest.NewServer(s.Handler())
-		t.Cleanup(hs.Close)
-		return s, xray.New(xray.Options{Region: "us-east-1", BaseEndpoint: aws.String(hs.URL),
-			Credentials: credentials.NewStaticCredentialsProvider("AKIDFLUOROTEST", "secret", "")})
+		return serveAPI(t, store, func(c *Config) { c.PageSize, c.IndexCandidates = 4, candidates })
 	}
 	indexed, withIndex := serve(5000)
 	_, scanOnly := serve(0)

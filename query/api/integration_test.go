@@ -55,6 +55,14 @@ func integrationAPI(t *testing.T, mut func(*Config)) (*chstore.Store, *xray.Clie
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { store.Close() })
+	_, client := serveAPI(t, store, mut)
+	return store, client
+}
+
+// serveAPI serves the API over store (DefaultConfig changed by mut) until
+// the test ends and returns the server and an AWS SDK client of it.
+func serveAPI(t *testing.T, store *chstore.Store, mut func(*Config)) (*Server, *xray.Client) {
+	t.Helper()
 	cfg := DefaultConfig()
 	if mut != nil {
 		mut(&cfg)
@@ -73,7 +81,7 @@ func integrationAPI(t *testing.T, mut func(*Config)) (*chstore.Store, *xray.Clie
 			o.Backoff = retry.BackoffDelayerFunc(func(int, error) (time.Duration, error) { return 0, nil })
 		}),
 	})
-	return store, client
+	return s, client
 }
 
 // write decodes bodies with the collector's decoder and stores them.
