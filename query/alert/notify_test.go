@@ -242,7 +242,7 @@ func TestSlackAndCommand(t *testing.T) {
 	dir := t.TempDir()
 	out := filepath.Join(dir, "out.json")
 	script := filepath.Join(dir, "notify.sh")
-	if err := os.WriteFile(script, []byte("#!/bin/sh\ncat > \"$1\"\necho \"$FLUORO_ALERT_STATE $FLUORO_ALERT_RULE\" > \"$1.env\"\n"), 0o755); err != nil {
+	if err := os.WriteFile(script, []byte("#!/bin/sh\ncat > \"$1\"\necho \"$FLUORO_ALERT_STATE $FLUORO_ALERT_RULE\" > \"$1.env.tmp\" && mv \"$1.env.tmp\" \"$1.env\"\n"), 0o755); err != nil {
 		t.Fatal(err)
 	}
 	cfg := testConfig()
@@ -250,6 +250,8 @@ func TestSlackAndCommand(t *testing.T) {
 	cfg.SlackURL = rc.srv.URL + "/services/T000/B000/XXXX"
 	// Through sh, not exec'ing the script: a file just written cannot be
 	// exec'd while a parallel test's fork still holds it open (ETXTBSY).
+	// The script renames its .env file into place, so the test never reads
+	// it half-written.
 	cfg.Command = "/bin/sh " + script + " " + out
 	st := newMemStore()
 	e := runEngine(t, cfg, st)
