@@ -25,7 +25,7 @@ func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query
 		all[c.id] = true
 	}
 	results := make(map[string][]string, len(exprs))
-	nontrivial, prefiltered, looked := 0, 0, 0
+	nontrivial, prefiltered, looked, needy := 0, 0, 0, 0
 	for _, s := range exprs {
 		e, err := Parse(s)
 		if err != nil {
@@ -45,6 +45,19 @@ func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query
 			for _, c := range corpus {
 				if e.Match(c.spans()) && !carriesAny(c.spans(), vals) {
 					t.Errorf("%q: Match selects %s, which carries none of its AnnotationLookup %v", s, c.id, vals)
+				}
+			}
+		}
+		if ns := e.SpanNeeds(); len(ns) > 0 {
+			needy++
+			for _, c := range corpus {
+				if !e.Match(c.spans()) {
+					continue
+				}
+				for _, n := range ns {
+					if !meets(c.spans(), n) {
+						t.Errorf("%q: Match selects %s, which does not meet its SpanNeeds condition %+v", s, c.id, n)
+					}
 				}
 			}
 		}
@@ -96,6 +109,9 @@ func checkDifferential(t *testing.T, corpus []corpusTrace, exprs []string, query
 	}
 	if prefiltered*4 < len(exprs) {
 		t.Errorf("only %d of %d expressions have a prefilter; the differential test hardly covers Prefilter", prefiltered, len(exprs))
+	}
+	if needy < 40 {
+		t.Errorf("only %d of %d expressions have SpanNeeds; the differential test hardly covers it", needy, len(exprs))
 	}
 	if looked < 10 {
 		t.Errorf("only %d of %d expressions have an AnnotationLookup; the differential test hardly covers it", looked, len(exprs))
@@ -170,6 +186,25 @@ func checkHandExpect(t *testing.T, hand map[string]corpusTrace, results map[stri
 }
 
 // carriesAny reports whether a span carries one of the string annotations.
+// meets reports whether some span of spans meets n.
+func meets(spans []segment.Span, n Need) bool {
+	for i := range spans {
+		sp := &spans[i]
+		has := func(v AnnotationValue) bool {
+			for j, k := range sp.AnnStrKeys {
+				if k == v.Key && sp.AnnStrValues[j] == v.Value {
+					return true
+				}
+			}
+			return false
+		}
+		if n.MetBy(ClassOf(sp), has) {
+			return true
+		}
+	}
+	return false
+}
+
 func carriesAny(spans []segment.Span, vals []AnnotationValue) bool {
 	for _, sp := range spans {
 		for i, k := range sp.AnnStrKeys {
