@@ -61,7 +61,7 @@ type Engine struct {
 	deliveries []chstore.AlertDelivery
 	loaded     chan struct{}
 
-	traceRules atomic.Pointer[[]*traceRule]
+	screen atomic.Pointer[traceScreen]
 	// anns is runTraces' scratch set of a trace's string annotations.
 	anns       map[filter.AnnotationValue]bool
 	updates    chan []traceUpdate
@@ -190,7 +190,7 @@ func New(cfg Config, set Settings) (*Engine, error) {
 			return nil, fmt.Errorf("alerting: rules file %s: rule %q: %w", cfg.RulesFile, r.ID, err)
 		}
 	}
-	e.traceRules.Store(&[]*traceRule{})
+	e.screen.Store(newTraceScreen(nil))
 	return e, nil
 }
 
@@ -640,8 +640,13 @@ func (e *Engine) WriteMetrics(w io.Writer) {
 // Stats are the engine's counters (tests, benchmarks).
 type Stats struct {
 	TraceUpdates, TraceUpdatesDropped, TracesEvaluated, TraceMatches uint64
-	Evaluations, EvaluationErrors, Notifications, Deliveries         uint64
-	DeliveryFailures, PersistErrors                                  uint64
+	// TracesSkipped are traces forgotten without an evaluation: no rule's
+	// needs (filter.Expr.SpanNeeds) were met by their documents.
+	TracesSkipped uint64
+	// DecodeErrors are held documents that failed to decode (none should).
+	DecodeErrors                                             uint64
+	Evaluations, EvaluationErrors, Notifications, Deliveries uint64
+	DeliveryFailures, PersistErrors                          uint64
 }
 
 // Stats returns the engine's counters.
@@ -649,7 +654,7 @@ func (e *Engine) Stats() Stats {
 	m := e.m
 	return Stats{
 		TraceUpdates: m.traceUpdates.Get(), TraceUpdatesDropped: m.droppedQueue.Get() + m.droppedFull.Get(),
-		TracesEvaluated: m.tracesEvaluated.Get(), TraceMatches: m.traceMatches.Get(),
+		TracesEvaluated: m.tracesEvaluated.Get(), TraceMatches: m.traceMatches.Get(), TracesSkipped: m.tracesSkipped.Get(), DecodeErrors: m.decodeErrors.Get(),
 		Evaluations: m.evaluations.Get(), EvaluationErrors: m.evalErrors.Get(), Notifications: m.notifications.Get(),
 		Deliveries: m.delivered.Get(), DeliveryFailures: m.deliveryFailed.Get(), PersistErrors: m.persistErrors.Get(),
 	}
@@ -659,6 +664,7 @@ type engineMetrics struct {
 	set                                        *metrics.Set
 	traceUpdates, droppedQueue, droppedFull    *metrics.Counter
 	tracesEvaluated, traceMatches              *metrics.Counter
+	tracesSkipped, decodeErrors                *metrics.Counter
 	evaluations, evalErrors, notifications     *metrics.Counter
 	delivered, deliveryFailed, deliveryDropped *metrics.Counter
 	deliveryMuted, persistErrors               *metrics.Counter
@@ -675,6 +681,8 @@ func newEngineMetrics() *engineMetrics {
 		droppedFull:     s.NewCounter(`fluoro_alert_trace_updates_dropped_total{reason="too_many_traces"}`),
 		tracesEvaluated: s.NewCounter("fluoro_alert_traces_evaluated_total"),
 		traceMatches:    s.NewCounter("fluoro_alert_trace_matches_total"),
+		tracesSkipped:   s.NewCounter("fluoro_alert_traces_skipped_total"),
+		decodeErrors:    s.NewCounter("fluoro_alert_decode_errors_total"),
 		evaluations:     s.NewCounter("fluoro_alert_evaluations_total"),
 		evalErrors:      s.NewCounter("fluoro_alert_evaluation_errors_total"),
 		notifications:   s.NewCounter("fluoro_alert_notifications_total"),

@@ -552,3 +552,111 @@ func TestWriteDocumentsCopies(t *testing.T) {
 		t.Fatalf("notifications %+v, want one for %s", n, a)
 	}
 }
+
+// decodeDocs decodes segment documents as the collector does, so that
+// they carry their JSON (Raw) like the collector's batches.
+func decodeDocs(t *testing.T, jsons ...string) []segment.Document {
+	t.Helper()
+	dec := segment.NewDecoder(segment.Limits{})
+	var docs []segment.Document
+	for _, j := range jsons {
+		var err error
+		if docs, err = dec.Decode([]byte(j), time.Now().UnixNano(), docs); err != nil {
+			t.Fatalf("decode %s: %v", j, err)
+		}
+	}
+	return docs
+}
+
+// TestHeldAsJSON: documents no rule can match on what they carry are held
+// as JSON and never evaluated; a later document that meets a rule's needs
+// (a failing subsegment after its root, the annotation after the failure)
+// has the trace decoded and evaluated whole, and the match is found.
+func TestHeldAsJSON(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.TraceMemory = 300 * time.Millisecond
+	e, c, _ := startEngine(t, cfg, newMemStore())
+	ctx := context.Background()
+	for _, r := range []Rule{
+		{ID: "payments-faults", Name: "payments faults", Filter: `service("payments") { fault } AND annotation.tenant = "t1"`},
+		{ID: "slow-errors", Name: "slow errors", Filter: `error AND responsetime > 0.05`},
+	} {
+		r.Condition = Condition{Kind: KindTrace, Window: Duration(time.Minute)}
+		if _, err := e.CreateRule(ctx, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	now := float64(time.Now().UnixNano()) / 1e9
+	seg := func(trace, id, parent, name string, fault bool, extra string) string {
+		p := ""
+		if parent != "" {
+			p = fmt.Sprintf(`"parent_id":%q,`, parent)
+		}
+		return fmt.Sprintf(`{"trace_id":%q,"id":%q,%s"name":%q,"start_time":%.6f,"end_time":%.6f,"fault":%t%s}`,
+			trace, id, p, name, now-0.2, now, fault, extra)
+	}
+	a, b, c2, d := tid(9300), tid(9301), tid(9302), tid(9303)
+	// a: root with the tenant, then (later) the payments segment faults.
+	// b: the payments fault first, the tenant later, on another document.
+	// c2: tenant t1, faults elsewhere (never matches payments-faults).
+	// d: nothing failing at all (held as JSON, never evaluated).
+	e.ObserveDocuments(decodeDocs(t,
+		seg(a, "00000000000000a1", "", "api", false, `,"annotations":{"tenant":"t1"}`),
+		seg(b, "00000000000000b1", "", "payments", true, ""),
+		seg(c2, "00000000000000c1", "", "api", false, `,"annotations":{"tenant":"t1"}`),
+		seg(d, "00000000000000d1", "", "api", false, `,"annotations":{"tenant":"t1"}`),
+	))
+	time.Sleep(150 * time.Millisecond) // past the settle time
+	e.ObserveDocuments(decodeDocs(t,
+		seg(a, "00000000000000a2", "00000000000000a1", "payments", true, ""),
+		seg(b, "00000000000000b2", "00000000000000b1", "db", false, `,"annotations":{"tenant":"t1"}`),
+		seg(c2, "00000000000000c2", "00000000000000c1", "orders", true, ""),
+		seg(d, "00000000000000d2", "00000000000000d1", "orders", false, ""),
+	))
+	got := func() map[string][]string {
+		m := map[string][]string{}
+		for _, n := range c.all() {
+			m[n.Rule.ID] = append(m[n.Rule.ID], n.SampleTraceIDs...)
+		}
+		for k := range m {
+			slices.Sort(m[k])
+		}
+		return m
+	}
+	want := map[string][]string{"payments-faults": {a, b}}
+	waitFor(t, 5*time.Second, "payments-faults notified for both traces", func() bool { return len(got()["payments-faults"]) == 2 })
+	waitFor(t, 5*time.Second, "trace d forgotten unevaluated", func() bool { return e.Stats().TracesSkipped >= 1 })
+	if g := got(); !reflect.DeepEqual(g, want) {
+		t.Errorf("notified %v, want %v", g, want)
+	}
+	// a, b and c2 were evaluated (they fault), d never was.
+	if s := e.Stats(); s.TracesEvaluated != 3 || s.TracesSkipped != 1 || s.DecodeErrors != 0 {
+		t.Errorf("evaluated %d and skipped %d traces with %d decode errors, want 3, 1 and 0", s.TracesEvaluated, s.TracesSkipped, s.DecodeErrors)
+	}
+}
+
+// TestHeldAsJSONRuleChange: a trace held as JSON under one set of rules is
+// decoded and evaluated by the rules installed after it arrived, when its
+// next document comes.
+func TestHeldAsJSONRuleChange(t *testing.T) {
+	t.Parallel()
+	e, c, _ := startEngine(t, testConfig(), newMemStore())
+	ctx := context.Background()
+	rule := func(id, filter string) {
+		if _, err := e.CreateRule(ctx, Rule{ID: id, Name: id, Filter: filter, Condition: Condition{Kind: KindTrace, Window: Duration(time.Minute)}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rule("tenant-z", `annotation.tenant = "z"`)
+	now := float64(time.Now().UnixNano()) / 1e9
+	a := tid(9400)
+	e.ObserveDocuments(decodeDocs(t, fmt.Sprintf(`{"trace_id":%q,"id":"00000000000000a1","name":"api","start_time":%.6f,"end_time":%.6f,"annotations":{"tier":"gold"}}`, a, now-0.2, now)))
+	time.Sleep(100 * time.Millisecond)
+	rule("gold", `annotation.tier = "gold"`)
+	e.ObserveDocuments(decodeDocs(t, fmt.Sprintf(`{"trace_id":%q,"id":"00000000000000a2","parent_id":"00000000000000a1","name":"db","start_time":%.6f,"end_time":%.6f}`, a, now-0.1, now)))
+	waitFor(t, 5*time.Second, "the new rule notified", func() bool { return len(c.all()) == 1 })
+	if n := c.all()[0]; n.Rule.ID != "gold" || !slices.Equal(n.SampleTraceIDs, []string{a}) {
+		t.Errorf("notified %s for %v, want gold for %s", n.Rule.ID, n.SampleTraceIDs, a)
+	}
+}

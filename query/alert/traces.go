@@ -3,17 +3,31 @@ package alert
 import (
 	"container/heap"
 	"context"
+	"math"
+	"slices"
+	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/fluoro/fluoro/collector/segment"
 	"github.com/fluoro/fluoro/query/filter"
 	"github.com/fluoro/fluoro/query/live"
 )
 
-// traceUpdate is what Observe hands to the per-trace evaluation.
+// traceUpdate is what the intake hands to the per-trace evaluation: spans
+// of one trace, or one document of it as JSON when no rule can match the
+// trace on what it carries so far (see traceScreen). Held as JSON, a
+// trace costs its bytes, which the garbage collector does not scan; it is
+// decoded only if a later document makes some rule's conditions met.
 type traceUpdate struct {
 	traceID string
 	spans   []segment.Span
+	// raw is one document's JSON when spans is nil; classes and anns are
+	// what the screen of generation gen saw in it.
+	raw     []byte
+	classes filter.Classes
+	anns    []filter.AnnotationValue
+	gen     uint64
 	at      time.Time
 }
 
@@ -21,34 +35,84 @@ type traceUpdate struct {
 type traceRule struct {
 	id   string
 	expr *filter.Expr
-	// needs, when set, are string annotations of which a matching trace
-	// carries one (filter.Expr.AnnotationLookup): a trace without any is
-	// not evaluated against the rule.
-	needs []filter.AnnotationValue
+	// needs are conditions every trace the rule matches meets
+	// (filter.Expr.SpanNeeds); nil: none known.
+	needs []filter.Need
 }
 
-// screen reports whether r can match a trace with the annotations anns.
-func (r *traceRule) screen(anns map[filter.AnnotationValue]bool) bool {
-	if r.needs == nil {
+// screen reports whether r can match a trace whose spans have the classes
+// and carry the annotation values has reports.
+func (r *traceRule) screen(classes filter.Classes, has func(filter.AnnotationValue) bool) bool {
+	for i := range r.needs {
+		if !r.needs[i].MetBy(classes, has) {
+			return false
+		}
+	}
+	return true
+}
+
+// traceScreen is the installed per-trace rules and what their needs ask
+// of a trace's spans.
+type traceScreen struct {
+	rules []*traceRule
+	// all: some rule has no needs, so every trace is evaluated.
+	all bool
+	// keys and vals are the annotation keys and values some need names.
+	keys map[string]bool
+	vals map[filter.AnnotationValue]bool
+	// gen changes with every rebuild (features are per generation).
+	gen uint64
+}
+
+var screenGen atomic.Uint64
+
+func newTraceScreen(rules []*traceRule) *traceScreen {
+	sc := &traceScreen{rules: rules, keys: map[string]bool{}, vals: map[filter.AnnotationValue]bool{}, gen: screenGen.Add(1)}
+	for _, r := range rules {
+		if len(r.needs) == 0 {
+			sc.all = true
+		}
+		for _, n := range r.needs {
+			for _, v := range n.Annotations {
+				sc.keys[v.Key], sc.vals[v] = true, true
+			}
+		}
+	}
+	return sc
+}
+
+// features returns the classes of spans and appends to anns the
+// annotation values the screen's needs name that spans carry (each once).
+func (sc *traceScreen) features(spans []segment.Span, anns []filter.AnnotationValue) (filter.Classes, []filter.AnnotationValue) {
+	var c filter.Classes
+	lo := len(anns)
+	for i := range spans {
+		sp := &spans[i]
+		c |= filter.ClassOf(sp)
+		for j, k := range sp.AnnStrKeys {
+			if !sc.keys[k] {
+				continue
+			}
+			if v := (filter.AnnotationValue{Key: k, Value: sp.AnnStrValues[j]}); sc.vals[v] && !slices.Contains(anns[lo:], v) {
+				anns = append(anns, v)
+			}
+		}
+	}
+	return c, anns
+}
+
+// passes reports whether some rule can match a trace with these features.
+func (sc *traceScreen) passes(classes filter.Classes, anns []filter.AnnotationValue) bool {
+	if sc.all {
 		return true
 	}
-	for _, v := range r.needs {
-		if anns[v] {
+	has := func(v filter.AnnotationValue) bool { return slices.Contains(anns, v) }
+	for _, r := range sc.rules {
+		if r.screen(classes, has) {
 			return true
 		}
 	}
 	return false
-}
-
-// stringAnnotations collects the string annotations of spans into m
-// (cleared first).
-func stringAnnotations(spans []segment.Span, m map[filter.AnnotationValue]bool) {
-	clear(m)
-	for i := range spans {
-		for j, k := range spans[i].AnnStrKeys {
-			m[filter.AnnotationValue{Key: k, Value: spans[i].AnnStrValues[j]}] = true
-		}
-	}
 }
 
 // Observe takes one settled trace from the live feed (it is a
@@ -62,7 +126,7 @@ func (e *Engine) Observe(u *live.TraceUpdate) {
 // (some of) the spans of trace traceID; later calls for the same trace add
 // to them. The engine keeps spans; the caller must not modify them.
 func (e *Engine) ObserveSpans(traceID string, spans []segment.Span) {
-	if len(*e.traceRules.Load()) == 0 || len(spans) == 0 || traceID == "" {
+	if len(e.screen.Load().rules) == 0 || len(spans) == 0 || traceID == "" {
 		return
 	}
 	e.m.traceUpdates.Inc()
@@ -80,41 +144,52 @@ func (e *Engine) ObserveDocuments(docs []segment.Document) {
 	_ = e.WriteDocuments(context.Background(), docs)
 }
 
-// WriteDocuments takes a batch of documents and hands the spans of each
-// trace to the per-trace evaluation; it satisfies collector.Sink (best
+// WriteDocuments takes a batch of documents and hands each trace's
+// documents to the per-trace evaluation; it satisfies collector.Sink (best
 // effort, after a store). It copies what it keeps (the caller reuses the
 // batch), never blocks and never fails: when the evaluation is behind,
 // updates are dropped and counted. Wire one of ObserveDocuments,
 // WriteDocuments and Observe, not several.
+//
+// A document that no rule can match on its own (the usual case: rules
+// name failures or annotation values, most documents show neither) is
+// handed over as a copy of its JSON, not decoded spans; see traceUpdate.
 func (e *Engine) WriteDocuments(_ context.Context, docs []segment.Document) error {
-	if len(*e.traceRules.Load()) == 0 || len(docs) == 0 {
+	sc := e.screen.Load()
+	if len(sc.rules) == 0 || len(docs) == 0 {
 		return nil
 	}
 	now := time.Now()
-	// Two passes and one allocation per kind for the whole batch: count
-	// the spans (and annotation entries) of each trace, then copy them into
-	// shared arrays, each trace's spans contiguous. The copies do not share
-	// the decoder's reusable arrays (the strings are immutable and stay
-	// shared).
-	type slot struct{ off, n int }
-	slots := make(map[string]*slot, len(docs))
+	// Two passes, one allocation per kind for the whole batch: look at
+	// each document and size what is kept, then copy. Copies share no
+	// memory with the batch (the decoder's strings, immutable, stay shared
+	// by copied spans).
+	type docPlan struct {
+		asSpans      bool
+		classes      filter.Classes
+		annLo, annHi int
+	}
+	plans := make([]docPlan, len(docs))
 	var (
-		order          []string
-		nspans         int
-		nstr, nnum, nb int
+		anns                   []filter.AnnotationValue
+		nspans, nstr, nnum, nb int
+		nbytes, nupd           int
 	)
 	for i := range docs {
 		d := &docs[i]
 		if len(d.Spans) == 0 || d.TraceID == "" {
 			continue
 		}
-		sl := slots[d.TraceID]
-		if sl == nil {
-			sl = &slot{}
-			slots[d.TraceID] = sl
-			order = append(order, d.TraceID)
+		nupd++
+		p := &plans[i]
+		p.annLo = len(anns)
+		p.classes, anns = sc.features(d.Spans, anns)
+		p.annHi = len(anns)
+		p.asSpans = len(d.Raw) == 0 || sc.passes(p.classes, anns[p.annLo:p.annHi])
+		if !p.asSpans {
+			nbytes += len(d.Raw) + len(d.TraceID)
+			continue
 		}
-		sl.n += len(d.Spans)
 		nspans += len(d.Spans)
 		for j := range d.Spans {
 			sp := &d.Spans[j]
@@ -123,60 +198,41 @@ func (e *Engine) WriteDocuments(_ context.Context, docs []segment.Document) erro
 			nb += len(sp.AnnBoolKeys)
 		}
 	}
-	off := 0
-	for _, id := range order {
-		sl := slots[id]
-		sl.off, sl.n, off = off, 0, off+sl.n
+	if nupd == 0 {
+		return nil
 	}
 	var (
-		spans = make([]segment.Span, nspans)
+		spans = make([]segment.Span, 0, nspans)
+		buf   = make([]byte, 0, nbytes)
 		strs  = make([]string, 0, 2*nstr+nnum+nb)
 		nums  = make([]float64, 0, nnum)
 		bools = make([]bool, 0, nb)
-		take  = func(src []string) []string {
-			strs = append(strs, src...)
-			return strs[len(strs)-len(src) : len(strs) : len(strs)]
-		}
-		takeNums = func(src []float64) []float64 {
-			nums = append(nums, src...)
-			return nums[len(nums)-len(src) : len(nums) : len(nums)]
-		}
-		takeBools = func(src []bool) []bool {
-			bools = append(bools, src...)
-			return bools[len(bools)-len(src) : len(bools) : len(bools)]
-		}
+		batch = make([]traceUpdate, 0, nupd)
 	)
 	for i := range docs {
 		d := &docs[i]
 		if len(d.Spans) == 0 || d.TraceID == "" {
 			continue
 		}
-		sl := slots[d.TraceID]
-		for j := range d.Spans {
-			sp := &spans[sl.off+sl.n]
-			*sp = d.Spans[j]
-			sl.n++
-			if len(sp.AnnStrKeys) > 0 {
-				sp.AnnStrKeys, sp.AnnStrValues = take(sp.AnnStrKeys), take(sp.AnnStrValues)
-			} else {
-				sp.AnnStrKeys, sp.AnnStrValues = nil, nil
+		p := &plans[i]
+		if !p.asSpans {
+			lo := len(buf)
+			buf = append(buf, d.TraceID...)
+			id := unsafe.String(&buf[lo], len(d.TraceID))
+			buf = append(buf, d.Raw...)
+			u := traceUpdate{traceID: id, raw: buf[lo+len(d.TraceID) : len(buf) : len(buf)], classes: p.classes, gen: sc.gen, at: now}
+			if p.annHi > p.annLo {
+				u.anns = anns[p.annLo:p.annHi:p.annHi]
 			}
-			if len(sp.AnnNumKeys) > 0 {
-				sp.AnnNumKeys, sp.AnnNumValues = take(sp.AnnNumKeys), takeNums(sp.AnnNumValues)
-			} else {
-				sp.AnnNumKeys, sp.AnnNumValues = nil, nil
-			}
-			if len(sp.AnnBoolKeys) > 0 {
-				sp.AnnBoolKeys, sp.AnnBoolValues = take(sp.AnnBoolKeys), takeBools(sp.AnnBoolValues)
-			} else {
-				sp.AnnBoolKeys, sp.AnnBoolValues = nil, nil
-			}
+			batch = append(batch, u)
+			continue
 		}
-	}
-	batch := make([]traceUpdate, len(order))
-	for i, id := range order {
-		sl := slots[id]
-		batch[i] = traceUpdate{traceID: id, spans: spans[sl.off : sl.off+sl.n : sl.off+sl.n], at: now}
+		lo := len(spans)
+		spans = append(spans, d.Spans...)
+		for j := lo; j < len(spans); j++ {
+			copySpanAnnotations(&spans[j], &strs, &nums, &bools)
+		}
+		batch = append(batch, traceUpdate{traceID: d.TraceID, spans: spans[lo:len(spans):len(spans)], at: now})
 	}
 	e.m.traceUpdates.Add(len(batch))
 	select {
@@ -187,9 +243,48 @@ func (e *Engine) WriteDocuments(_ context.Context, docs []segment.Document) erro
 	return nil
 }
 
-// heldTrace is a trace's spans so far.
+// copySpanAnnotations points sp's annotation slices at copies appended to
+// the shared arrays (which have room: WriteDocuments sizes them).
+func copySpanAnnotations(sp *segment.Span, strs *[]string, nums *[]float64, bools *[]bool) {
+	take := func(src []string) []string {
+		*strs = append(*strs, src...)
+		s := *strs
+		return s[len(s)-len(src) : len(s) : len(s)]
+	}
+	if len(sp.AnnStrKeys) > 0 {
+		sp.AnnStrKeys, sp.AnnStrValues = take(sp.AnnStrKeys), take(sp.AnnStrValues)
+	} else {
+		sp.AnnStrKeys, sp.AnnStrValues = nil, nil
+	}
+	if len(sp.AnnNumKeys) > 0 {
+		sp.AnnNumKeys = take(sp.AnnNumKeys)
+		*nums = append(*nums, sp.AnnNumValues...)
+		n := *nums
+		sp.AnnNumValues = n[len(n)-len(sp.AnnNumKeys) : len(n) : len(n)]
+	} else {
+		sp.AnnNumKeys, sp.AnnNumValues = nil, nil
+	}
+	if len(sp.AnnBoolKeys) > 0 {
+		sp.AnnBoolKeys = take(sp.AnnBoolKeys)
+		*bools = append(*bools, sp.AnnBoolValues...)
+		b := *bools
+		sp.AnnBoolValues = b[len(b)-len(sp.AnnBoolKeys) : len(b) : len(b)]
+	} else {
+		sp.AnnBoolKeys, sp.AnnBoolValues = nil, nil
+	}
+}
+
+// heldTrace is what the engine holds of a trace.
 type heldTrace struct {
-	spans       []segment.Span
+	// spans are the decoded spans, once some rule may match the trace
+	// (interesting); raw are its documents not decoded yet.
+	spans []segment.Span
+	raw   [][]byte
+	// classes and anns are the features of raw (screen generation gen).
+	classes     filter.Classes
+	anns        []filter.AnnotationValue
+	gen         uint64
+	interesting bool
 	first, last time.Time
 	// dirty: spans arrived since the last evaluation.
 	dirty bool
@@ -232,6 +327,7 @@ func (e *Engine) runTraces(ctx context.Context) {
 	}
 	tick := time.NewTicker(tickEvery)
 	defer tick.Stop()
+	dec := segment.NewDecoder(rawLimits)
 	var (
 		traces           = map[string]*heldTrace{}
 		evalQ, expireQ   dueHeap
@@ -244,19 +340,27 @@ func (e *Engine) runTraces(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case batch := <-e.updates:
-			for _, u := range batch {
+			sc := e.screen.Load()
+			for i := range batch {
+				u := &batch[i]
 				h := traces[u.traceID]
 				if h == nil {
 					if len(traces) >= e.cfg.MaxTraces {
 						e.m.droppedFull.Inc()
 						continue
 					}
-					h = &heldTrace{spans: u.spans, first: u.at}
+					h = &heldTrace{first: u.at, gen: sc.gen}
 					traces[u.traceID] = h
-				} else {
-					h.spans = append(h.spans, u.spans...)
 				}
-				h.last, h.dirty = u.at, true
+				h.last = u.at
+				e.addUpdate(h, u, sc, dec)
+				if !h.interesting {
+					// Nothing to evaluate: forget it when no document came
+					// for settle + memory.
+					heap.Push(&expireQ, dueItem{at: u.at.Add(e.cfg.TraceSettle + e.cfg.TraceMemory), id: u.traceID})
+					continue
+				}
+				h.dirty = true
 				heap.Push(&evalQ, dueItem{at: u.at.Add(e.cfg.TraceSettle), id: u.traceID})
 			}
 			e.m.held.Store(int64(len(traces)))
@@ -282,9 +386,17 @@ func (e *Engine) runTraces(ctx context.Context) {
 			}
 			for expireQ.Len() > 0 && !expireQ[0].at.After(now) {
 				it := heap.Pop(&expireQ).(dueItem)
-				if h := traces[it.id]; h != nil && !h.dirty && now.Sub(h.last) >= e.cfg.TraceMemory {
-					delete(traces, it.id)
+				h := traces[it.id]
+				if h == nil || h.dirty || now.Sub(h.last) < e.cfg.TraceMemory {
+					continue
 				}
+				if !h.interesting {
+					if now.Sub(h.last) < e.cfg.TraceSettle+e.cfg.TraceMemory {
+						continue // a later document queued its own expiry
+					}
+					e.m.tracesSkipped.Inc()
+				}
+				delete(traces, it.id)
 			}
 			e.m.held.Store(int64(len(traces)))
 			if now.Sub(lastFiredCleanup) > 10*time.Second {
@@ -307,22 +419,69 @@ func minTime(a, b time.Time) time.Time {
 	return b
 }
 
+// rawLimits decode documents the collector already accepted: no limit of
+// the engine's own refuses one of them.
+var rawLimits = segment.Limits{
+	MaxDocumentBytes: math.MaxInt32, MaxDepth: math.MaxInt32, MaxAnnotations: math.MaxInt32,
+	MaxSubsegments: math.MaxInt32, MaxNameLength: math.MaxInt32, MaxFutureSkew: 100 * 365 * 24 * time.Hour,
+}
+
+// addUpdate adds u to h. A trace some rule may match (its features pass
+// the screen, or they were seen by an older screen) is held decoded;
+// others keep their documents' JSON and features.
+func (e *Engine) addUpdate(h *heldTrace, u *traceUpdate, sc *traceScreen, dec *segment.Decoder) {
+	if u.spans != nil {
+		h.spans = append(h.spans, u.spans...)
+		h.interesting = true
+	} else {
+		h.raw = append(h.raw, u.raw)
+		if u.gen != h.gen {
+			// Features seen by another screen generation say nothing of
+			// the current rules' needs: decode and evaluate.
+			h.interesting = true
+		}
+		h.classes |= u.classes
+		for _, v := range u.anns {
+			if !slices.Contains(h.anns, v) {
+				h.anns = append(h.anns, v)
+			}
+		}
+	}
+	if !h.interesting && h.gen == sc.gen && !sc.passes(h.classes, h.anns) {
+		return
+	}
+	h.interesting = true
+	for _, raw := range h.raw {
+		docs, err := dec.Decode(raw, 0, nil)
+		if err != nil {
+			// The collector accepted the document; count and go on with
+			// the rest of the trace.
+			e.m.decodeErrors.Inc()
+		}
+		for i := range docs {
+			h.spans = append(h.spans, docs[i].Spans...)
+		}
+	}
+	h.raw, h.anns = nil, nil
+}
+
 // evaluateTrace runs every per-trace rule that has not fired for the
 // trace yet.
 func (e *Engine) evaluateTrace(id string, h *heldTrace, now time.Time, fired map[string]time.Time, out []traceMatch) []traceMatch {
 	e.m.tracesEvaluated.Inc()
 	var root *ServiceRef
 	rootDone := false
-	// Rules that name annotation values are screened with the trace's
-	// string annotations first; the trace is prepared for matching only
-	// when some rule passes (usually none does).
+	// Rules are screened with their needs first (the trace's classes and
+	// string annotations); the trace is prepared for matching only when
+	// some rule passes.
 	if e.anns == nil {
 		e.anns = map[filter.AnnotationValue]bool{}
 	}
-	stringAnnotations(h.spans, e.anns)
+	classes := traceFeatures(h.spans, e.anns)
+	has := func(v filter.AnnotationValue) bool { return e.anns[v] }
 	var tr *filter.Trace
-	for _, r := range *e.traceRules.Load() {
-		if !r.screen(e.anns) {
+	for _, r := range e.screen.Load().rules {
+		if !r.screen(classes, has) {
 			continue
 		}
 		key := r.id + "\x00" + id
@@ -343,6 +502,20 @@ func (e *Engine) evaluateTrace(id string, h *heldTrace, now time.Time, fired map
 		out = append(out, traceMatch{ruleID: r.id, traceID: id, root: root, at: now})
 	}
 	return out
+}
+
+// traceFeatures returns the classes of spans and collects their string
+// annotations into m (cleared first).
+func traceFeatures(spans []segment.Span, m map[filter.AnnotationValue]bool) filter.Classes {
+	clear(m)
+	var c filter.Classes
+	for i := range spans {
+		c |= filter.ClassOf(&spans[i])
+		for j, k := range spans[i].AnnStrKeys {
+			m[filter.AnnotationValue{Key: k, Value: spans[i].AnnStrValues[j]}] = true
+		}
+	}
+	return c
 }
 
 // inProgress reports whether some span has only an in-progress version.
@@ -493,11 +666,7 @@ func (e *Engine) rebuildTraceRules(ctx context.Context) {
 		if x == nil { // a group without an expression: every trace
 			x, _ = filter.Parse("!partial OR partial")
 		}
-		tr := &traceRule{id: r.ID, expr: x}
-		if vals, ok := x.AnnotationLookup(); ok {
-			tr.needs = vals
-		}
-		out = append(out, tr)
+		out = append(out, &traceRule{id: r.ID, expr: x, needs: x.SpanNeeds()})
 	}
 	e.mu.Lock()
 	for _, r := range rules {
@@ -506,7 +675,7 @@ func (e *Engine) rebuildTraceRules(ctx context.Context) {
 		}
 	}
 	e.mu.Unlock()
-	e.traceRules.Store(&out)
+	e.screen.Store(newTraceScreen(out))
 }
 
 // runResolver rebuilds the per-trace rules every 30 s (group expressions
