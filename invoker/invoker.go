@@ -16,6 +16,7 @@ import (
 
 	"github.com/fluoro/fluoro/invoker/asyncq"
 	"github.com/fluoro/fluoro/invoker/engine"
+	"github.com/fluoro/fluoro/invoker/httpserve"
 	"github.com/fluoro/fluoro/invoker/lambdaapi"
 	"github.com/fluoro/fluoro/invoker/logs"
 	"github.com/fluoro/fluoro/invoker/runtimes"
@@ -309,8 +310,10 @@ func (inv *Invoker) Run(ctx context.Context) error {
 	if err := inv.Listen(); err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: inv.handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute,
-		ErrorLog: slog.NewLogLogger(inv.log.Handler(), slog.LevelDebug)}
+	// The API's own connection handling (package httpserve) instead of
+	// net/http's server: less work per Invoke on the hot path.
+	srv := &httpserve.Server{Handler: inv.handler, ReadHeaderTimeout: 30 * time.Second, IdleTimeout: 5 * time.Minute,
+		Logger: inv.log}
 	bgCtx, bgCancel := context.WithCancel(context.WithoutCancel(ctx))
 	var wg sync.WaitGroup
 	errs := make(chan error, 4)
