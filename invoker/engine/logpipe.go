@@ -6,6 +6,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 )
 
 // logPipe reads a runtime's combined stdout/stderr and turns it into lines.
@@ -59,20 +60,24 @@ func (lp *logPipe) run() {
 }
 
 // readAvailable reads until the pipe would block (false) or ends (true).
-// mu is held.
+// mu is held. The pipe is non-blocking, so the reads are raw system calls:
+// drain runs twice per invocation and mostly finds the pipe empty, and a
+// raw call does not wake the Go runtime's sysmon thread as a
+// scheduler-visible one does after the process was idle (see package
+// invoker/sockio).
 func (lp *logPipe) readAvailable(fd int) (eof bool) {
 	for {
-		n, err := syscall.Read(fd, lp.buf)
-		if n > 0 {
-			lp.consume(lp.buf[:n])
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, uintptr(fd), uintptr(unsafe.Pointer(&lp.buf[0])), uintptr(len(lp.buf)))
+		if e == 0 && r > 0 {
+			lp.consume(lp.buf[:r])
 			continue
 		}
-		switch {
-		case err == syscall.EINTR:
+		switch e {
+		case syscall.EINTR:
 			continue
-		case err == syscall.EAGAIN:
+		case syscall.EAGAIN:
 			return false
-		default: // n == 0: EOF, or a hard error
+		default: // 0 bytes: EOF, or a hard error
 			return true
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/fluoro/fluoro/invoker/sockio"
 )
 
 const (
@@ -42,8 +44,8 @@ type conn struct {
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
-	c := &conn{s: s, nc: nc, remote: nc.RemoteAddr().String()}
-	c.lr.r = nc
+	c := &conn{s: s, nc: sockio.Wrap(nc), remote: nc.RemoteAddr().String()}
+	c.lr.r = c.nc
 	c.br = bufio.NewReaderSize(&c.lr, readBufSize)
 	c.w.c = c
 	c.w.h = make(http.Header, 8)
@@ -245,8 +247,8 @@ func (c *conn) runHandler(w *response, req *http.Request) (ok bool) {
 // linger half-closes the connection and discards what the client still
 // sends for a moment, so it reads the answer instead of a reset.
 func (c *conn) linger() {
-	if tc, ok := c.nc.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
+	if cw, ok := c.nc.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
 	}
 	_ = c.nc.SetReadDeadline(time.Now().Add(lingerTimeout))
 	_, _ = io.Copy(io.Discard, c.nc)

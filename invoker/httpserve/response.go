@@ -2,12 +2,13 @@ package httpserve
 
 import (
 	"bytes"
-	"net"
 	"net/http"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
+
+	"github.com/fluoro/fluoro/invoker/sockio"
 )
 
 const (
@@ -115,8 +116,7 @@ func (w *response) stream(p []byte) (int, error) {
 		var pre [20]byte
 		b := strconv.AppendInt(pre[:0], int64(len(p)), 16)
 		b = append(b, '\r', '\n')
-		bufs := net.Buffers{b, p, crlf}
-		_, err = bufs.WriteTo(w.c.nc)
+		_, err = sockio.WriteBuffers(w.c.nc, b, p, crlf)
 	} else {
 		_, err = w.c.nc.Write(p)
 	}
@@ -242,8 +242,7 @@ func (w *response) commit(final bool) {
 		b.Write(body)
 		_, err = w.c.nc.Write(b.Bytes())
 	} else {
-		bufs := net.Buffers{b.Bytes(), body}
-		_, err = bufs.WriteTo(w.c.nc)
+		_, err = sockio.WriteBuffers(w.c.nc, b.Bytes(), body)
 	}
 	if err != nil {
 		w.err = err

@@ -13,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fluoro/fluoro/invoker/sockio"
 )
 
 // The Runtime API has one client, the environment's runtime, that makes
@@ -62,8 +64,8 @@ func (l *limitReader) Read(p []byte) (int, error) {
 }
 
 func (s *Server) serveConn(nc net.Conn) {
-	c := &conn{s: s, c: nc}
-	c.lr.r = nc
+	c := &conn{s: s, c: sockio.Wrap(nc)}
+	c.lr.r = c.c
 	c.br = bufio.NewReaderSize(&c.lr, 16<<10)
 	c.rw.c = c
 	c.rw.h = make(http.Header, 4)
@@ -149,8 +151,8 @@ func (c *conn) serve(req *http.Request) (keep bool, parked *Waiter) {
 // linger half-closes the connection and discards what the client still
 // sends for a moment, so it reads the answer instead of a reset.
 func (c *conn) linger() {
-	if tc, ok := c.c.(*net.TCPConn); ok {
-		_ = tc.CloseWrite()
+	if cw, ok := c.c.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
 	}
 	_ = c.c.SetReadDeadline(time.Now().Add(lingerTimeout))
 	_, _ = io.Copy(io.Discard, c.c)
@@ -193,8 +195,7 @@ func (c *conn) sendNext(inv *Invoke) bool {
 	}
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	bufs := net.Buffers{b.Bytes(), inv.Payload}
-	_, err := bufs.WriteTo(c.c)
+	_, err := sockio.WriteBuffers(c.c, b.Bytes(), inv.Payload)
 	return err == nil
 }
 

@@ -590,9 +590,13 @@ func (c *cgroup) peak() int64 {
 		}
 		c.peakFD = fd
 	}
+	// A raw system call: read after every invocation (REPORT's Max Memory
+	// Used), and a cgroup file never blocks; it keeps the Go runtime's
+	// sysmon thread asleep (see package invoker/sockio).
 	var b [32]byte
-	n, err := syscall.Pread(c.peakFD, b[:], 0)
-	if err != nil || n <= 0 {
+	r, _, e := syscall.RawSyscall6(syscall.SYS_PREAD64, uintptr(c.peakFD), uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)), 0, 0, 0)
+	n := int(r)
+	if e != 0 || n <= 0 || n > len(b) {
 		return 0
 	}
 	v, _ := strconv.ParseInt(strings.TrimSpace(string(b[:n])), 10, 64)
