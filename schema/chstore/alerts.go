@@ -536,7 +536,7 @@ func (s *Store) EvaluateAlert(ctx context.Context, q AlertQuery) (AlertResult, e
 	)
 	pre := s.alertPrewhere([]AlertQuery{q})
 	if q.Kind == AlertCount || q.Kind == AlertRatio && q.BadHaving != "" {
-		none, err := s.noCandidates(ctx, pre)
+		none, err := s.narrowCandidates(ctx, &pre, q.Start, q.End)
 		if err != nil {
 			return AlertResult{}, err
 		}
@@ -711,9 +711,126 @@ func sampleLimit(q AlertQuery) string {
 	return strconv.Itoa(min(n, 1000))
 }
 
-// evaluateTraceBatch runs count and ratio queries of one window in one
-// scan: every query's conditions are columns of the per-trace subquery.
+// evaluateTraceBatch runs count and ratio queries of one window: those
+// that may count something (activeQueries) in one scan, the others
+// answer zero without it.
 func (s *Store) evaluateTraceBatch(ctx context.Context, qs []AlertQuery) ([]AlertResult, error) {
+	active, err := s.activeQueries(ctx, qs)
+	if err != nil {
+		return nil, err
+	}
+	var (
+		sub []AlertQuery
+		idx []int
+	)
+	for i, ok := range active {
+		if ok {
+			sub, idx = append(sub, qs[i]), append(idx, i)
+		}
+	}
+	rs := make([]AlertResult, len(qs))
+	if len(sub) == 0 {
+		return rs, nil // every Total and Value is 0
+	}
+	subRs, err := s.evaluateTraceScan(ctx, sub)
+	if err != nil {
+		return nil, err
+	}
+	for j, i := range idx {
+		rs[i] = subRs[j]
+	}
+	return rs, nil
+}
+
+// activeQueries reports which of qs (count and ratio queries of one
+// window) may count a trace: a query with Annotations when one of them is
+// in the window's annotation index, with a Where when a row of the window
+// satisfies it, and every query without either. The shared scan then
+// compiles only those (its SQL grows with every query, and analysing a
+// large one costs ClickHouse more than the scan of a quiet window).
+// Between incidents most threshold rules have no candidate at all.
+func (s *Store) activeQueries(ctx context.Context, qs []AlertQuery) ([]bool, error) {
+	active := make([]bool, len(qs))
+	from, to := qs[0].Start, qs[0].End
+	var (
+		pairs, rows       []string
+		pairArgs, rowArgs []any
+		rowQ              []int
+		seen              = map[Annotation]bool{}
+	)
+	for i, q := range qs {
+		switch {
+		case len(q.Annotations) > 0:
+			for _, a := range q.Annotations {
+				if !seen[a] {
+					seen[a] = true
+					pairs = append(pairs, "(key = ? AND value = ?)")
+					pairArgs = append(pairArgs, a.Key, a.Value)
+				}
+			}
+		case q.Where != "":
+			rows = append(rows, "("+q.Where+")")
+			rowArgs = append(rowArgs, q.WhereArgs...)
+			rowQ = append(rowQ, i)
+		default:
+			active[i] = true
+		}
+	}
+	if len(pairs) > 0 {
+		rs, err := s.conn.Query(ctx, "SELECT DISTINCT key, value FROM "+s.db+".annotation_index WHERE "+dateRange(from, to)+
+			fmt.Sprintf(" AND trace_id >= '1-%08x' AND trace_id < '1-%08x'", ceilSec(from), ceilSec(to))+
+			" AND ("+strings.Join(pairs, " OR ")+")", pairArgs...)
+		if err != nil {
+			return nil, fmt.Errorf("look for alert candidates: %w", err)
+		}
+		present := map[Annotation]bool{}
+		for rs.Next() {
+			var a Annotation
+			if err := rs.Scan(&a.Key, &a.Value); err != nil {
+				rs.Close()
+				return nil, fmt.Errorf("look for alert candidates: %w", err)
+			}
+			present[a] = true
+		}
+		err = rs.Err()
+		rs.Close()
+		if err != nil {
+			return nil, fmt.Errorf("look for alert candidates: %w", err)
+		}
+		for i, q := range qs {
+			for _, a := range q.Annotations {
+				active[i] = active[i] || present[a]
+			}
+		}
+	}
+	if len(rows) > 0 {
+		// One scan of the window's rows without FINAL: max(cond) is 1 when
+		// some row satisfies cond.
+		cols := make([]string, len(rows))
+		for j, r := range rows {
+			cols[j] = "max(" + r + ")"
+		}
+		args := append(append([]any{}, rowArgs...), rowArgs...)
+		got := make([]uint8, len(rows))
+		dest := make([]any, len(rows))
+		for j := range got {
+			dest[j] = &got[j]
+		}
+		err := s.conn.QueryRow(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+s.db+".spans WHERE "+traceWindowFor(from, to)+
+			" AND ("+strings.Join(rows, " OR ")+")", args...).Scan(dest...)
+		if err != nil {
+			return nil, fmt.Errorf("look for alert candidates: %w", err)
+		}
+		for j, i := range rowQ {
+			active[i] = got[j] == 1
+		}
+	}
+	return active, nil
+}
+
+// evaluateTraceScan runs count and ratio queries of one window in one
+// scan: every query's conditions are columns of the per-trace subquery.
+func (s *Store) evaluateTraceScan(ctx context.Context, qs []AlertQuery) ([]AlertResult, error) {
 	var (
 		inner, outer []string
 		args         []any
@@ -736,7 +853,7 @@ func (s *Store) evaluateTraceBatch(ctx context.Context, qs []AlertQuery) ([]Aler
 		outer = append(outer, "sum("+m+")", "sumIf("+b+", "+m+" = 1)", "groupArrayIf("+n+")(trace_id, "+m+" = 1 AND "+b+" = 1)")
 	}
 	pre := s.alertPrewhere(qs)
-	none, err := s.noCandidates(ctx, pre)
+	none, err := s.narrowCandidates(ctx, &pre, qs[0].Start, qs[0].End)
 	if err != nil {
 		return nil, err
 	}
@@ -818,25 +935,61 @@ func (s *Store) alertPrewhere(qs []AlertQuery) candidateSets {
 	return c
 }
 
-// noCandidates reports whether c's candidate sets are all empty: the
-// queries then count nothing, and the FINAL aggregation of the window is
-// not needed. Most evaluations are of this kind (no incident going on),
-// and a set costs a primary-key lookup in the index or one scan of the
-// window's rows without FINAL or GROUP BY.
-func (s *Store) noCandidates(ctx context.Context, c candidateSets) (bool, error) {
+// maxCandidateServices bounds the per-service ranges narrowCandidates
+// adds to a query.
+const maxCandidateServices = 100
+
+// narrowCandidates looks up where c's candidate traces' spans are: none
+// is true when there is no candidate (the queries then count nothing, and
+// the FINAL aggregation of the window is not needed; most evaluations are
+// of this kind, no incident going on). Otherwise it adds to c's clause the
+// services and start times of the candidates' spans, which lead the spans
+// table's sorting key: the FINAL aggregation then reads those ranges
+// instead of the whole window (rows of one sorting key are all in or all
+// out, so FINAL's result is unchanged). One query: a scan of the window's
+// trace ids without FINAL or a lookup in the annotation index, per set.
+func (s *Store) narrowCandidates(ctx context.Context, c *candidateSets, from, to time.Time) (none bool, err error) {
 	if c.clause == "" {
 		return false, nil
 	}
+	var in []string
+	var args []any
 	for i, set := range c.sets {
-		var n uint64
-		if err := s.conn.QueryRow(ctx, "SELECT count() FROM ("+set+" LIMIT 1)", c.setArgs[i]...).Scan(&n); err != nil {
+		in = append(in, "trace_id IN ("+set+")")
+		args = append(args, c.setArgs[i]...)
+	}
+	rows, err := s.conn.Query(ctx, "SELECT service, toUInt32(min(start)), toUInt32(max(start)) FROM "+s.db+".spans WHERE "+traceWindowFor(from, to)+
+		" AND ("+strings.Join(in, " OR ")+") GROUP BY service LIMIT "+strconv.Itoa(maxCandidateServices+1), args...)
+	if err != nil {
+		return false, fmt.Errorf("look for alert candidates: %w", err)
+	}
+	defer rows.Close()
+	var (
+		ranges    []string
+		rangeArgs []any
+	)
+	for rows.Next() {
+		var (
+			svc    string
+			lo, hi uint32
+		)
+		if err := rows.Scan(&svc, &lo, &hi); err != nil {
 			return false, fmt.Errorf("look for alert candidates: %w", err)
 		}
-		if n > 0 {
-			return false, nil
-		}
+		ranges = append(ranges, fmt.Sprintf("(service = ? AND start >= toDateTime(%d) AND start <= toDateTime(%d))", lo, hi))
+		rangeArgs = append(rangeArgs, svc)
 	}
-	return true, nil
+	if err := rows.Err(); err != nil {
+		return false, fmt.Errorf("look for alert candidates: %w", err)
+	}
+	if len(ranges) == 0 {
+		return true, nil
+	}
+	if len(ranges) <= maxCandidateServices {
+		c.clause = " PREWHERE (" + strings.TrimPrefix(c.clause, " PREWHERE ") + ") AND (" + strings.Join(ranges, " OR ") + ")"
+		c.args = append(c.args, rangeArgs...)
+	}
+	return false, nil
 }
 
 // local returns the name of table t's local table (t_local on a cluster).

@@ -161,7 +161,9 @@ func TestAlertHistoryAndDeliveries(t *testing.T) {
 // segment of "db"; fault marks the db segment faulting.
 func alertTrace(epoch int64, n int, svc string, rootDur float64, fault bool) []segment.Document {
 	id := traceID(epoch, n)
-	start := float64(epoch) + 0.1
+	// Traces start in different seconds, so that a query reading only part
+	// of a service's time range misses some.
+	start := float64(epoch) + 0.1 + float64(n%4)
 	root := mkDoc(id, fmt.Sprintf("%016x", 2*n+1), "", start, start+rootDur, false, 1, svc)
 	db := mkDoc(id, fmt.Sprintf("%016x", 2*n+2), "", start+0.01, start+0.02, false, 1, "db")
 	db.Spans[0].ParentID = root.ID
