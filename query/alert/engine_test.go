@@ -660,3 +660,29 @@ func TestHeldAsJSONRuleChange(t *testing.T) {
 		t.Errorf("notified %s for %v, want gold for %s", n.Rule.ID, n.SampleTraceIDs, a)
 	}
 }
+
+func TestDueFIFO(t *testing.T) {
+	var q dueFIFO
+	t0 := time.Unix(1000, 0)
+	const n = 5000
+	for i := range n {
+		q.push(dueItem{at: t0.Add(time.Duration(i) * time.Millisecond), id: fmt.Sprint(i)})
+	}
+	if q.due(t0.Add(-time.Nanosecond)) {
+		t.Fatal("due before the first item's time")
+	}
+	for i := range n {
+		if !q.due(t0.Add(time.Duration(i) * time.Millisecond)) {
+			t.Fatalf("item %d not due at its time", i)
+		}
+		if it := q.pop(); it.id != fmt.Sprint(i) {
+			t.Fatalf("pop %d = %s", i, it.id)
+		}
+		if i == n/2 {
+			q.push(dueItem{at: t0.Add(time.Hour), id: "late"}) // pushed while the queue compacts
+		}
+	}
+	if q.due(t0.Add(time.Hour-time.Nanosecond)) || !q.due(t0.Add(time.Hour)) || q.pop().id != "late" || q.due(t0.Add(2*time.Hour)) {
+		t.Fatal("the item pushed midway is not the last one, due at its time")
+	}
+}

@@ -309,6 +309,33 @@ func (h *dueHeap) Pop() any {
 	return x
 }
 
+// dueFIFO is a queue of due items pushed in (nearly) increasing time
+// order: expiries are a fixed delay after the update or evaluation that
+// queues them, both in time order, so a FIFO does a heap's work in O(1).
+// An item behind a later one waits for it (by at most the clock's jitter).
+type dueFIFO struct {
+	items []dueItem
+	head  int
+}
+
+func (q *dueFIFO) push(it dueItem) { q.items = append(q.items, it) }
+
+// due reports whether the oldest item is due at now.
+func (q *dueFIFO) due(now time.Time) bool {
+	return q.head < len(q.items) && !q.items[q.head].at.After(now)
+}
+
+func (q *dueFIFO) pop() dueItem {
+	it := q.items[q.head]
+	q.items[q.head] = dueItem{}
+	q.head++
+	if q.head > 1024 && q.head*2 > len(q.items) {
+		q.items = append(q.items[:0], q.items[q.head:]...)
+		q.head = 0
+	}
+	return it
+}
+
 // firedMemory is how long "rule R fired for trace T" is remembered, so a
 // trace is notified once even when documents of it arrive after it left
 // the trace memory.
@@ -330,7 +357,8 @@ func (e *Engine) runTraces(ctx context.Context) {
 	dec := segment.NewDecoder(rawLimits)
 	var (
 		traces           = map[string]*heldTrace{}
-		evalQ, expireQ   dueHeap
+		evalQ            dueHeap
+		expireQ          dueFIFO
 		fired            = map[string]time.Time{}
 		lastFiredCleanup time.Time
 	)
@@ -357,7 +385,7 @@ func (e *Engine) runTraces(ctx context.Context) {
 				if !h.interesting {
 					// Nothing to evaluate: forget it when no document came
 					// for settle + memory.
-					heap.Push(&expireQ, dueItem{at: u.at.Add(e.cfg.TraceSettle + e.cfg.TraceMemory), id: u.traceID})
+					expireQ.push(dueItem{at: u.at.Add(e.cfg.TraceSettle + e.cfg.TraceMemory), id: u.traceID})
 					continue
 				}
 				h.dirty = true
@@ -382,10 +410,10 @@ func (e *Engine) runTraces(ctx context.Context) {
 				}
 				matches = e.evaluateTrace(it.id, h, now, fired, matches)
 				h.dirty = false
-				heap.Push(&expireQ, dueItem{at: now.Add(e.cfg.TraceMemory), id: it.id})
+				expireQ.push(dueItem{at: now.Add(e.cfg.TraceMemory), id: it.id})
 			}
-			for expireQ.Len() > 0 && !expireQ[0].at.After(now) {
-				it := heap.Pop(&expireQ).(dueItem)
+			for expireQ.due(now) {
+				it := expireQ.pop()
 				h := traces[it.id]
 				if h == nil || h.dirty || now.Sub(h.last) < e.cfg.TraceMemory {
 					continue
