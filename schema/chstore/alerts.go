@@ -3,8 +3,10 @@ package chstore
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -536,7 +538,7 @@ func (s *Store) EvaluateAlert(ctx context.Context, q AlertQuery) (AlertResult, e
 	)
 	pre := s.alertPrewhere([]AlertQuery{q})
 	if q.Kind == AlertCount || q.Kind == AlertRatio && q.BadHaving != "" {
-		none, err := s.narrowCandidates(ctx, &pre, q.Start, q.End)
+		none, _, err := s.narrowCandidates(ctx, &pre, q.Start, q.End)
 		if err != nil {
 			return AlertResult{}, err
 		}
@@ -853,24 +855,35 @@ func (s *Store) evaluateTraceScan(ctx context.Context, qs []AlertQuery) ([]Alert
 		outer = append(outer, "sum("+m+")", "sumIf("+b+", "+m+" = 1)", "groupArrayIf("+n+")(trace_id, "+m+" = 1 AND "+b+" = 1)")
 	}
 	pre := s.alertPrewhere(qs)
-	none, err := s.narrowCandidates(ctx, &pre, qs[0].Start, qs[0].End)
+	none, fp, err := s.narrowCandidates(ctx, &pre, qs[0].Start, qs[0].End)
 	if err != nil {
 		return nil, err
 	}
 	if none {
 		return make([]AlertResult, len(qs)), nil // every Total and Value is 0
 	}
+	var key string
+	if pre.clause != "" {
+		key = queriesKey(qs)
+		if rs, ok := s.scans.get(key, fp); ok {
+			return rs, nil
+		}
+	}
 	prewhere := pre.clause
 	args = append(args, pre.args...)
 	sql := "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT trace_id, " + strings.Join(inner, ", ") + " FROM " + s.db +
 		".spans FINAL" + prewhere + " WHERE " + traceWindowFor(qs[0].Start, qs[0].End) + " GROUP BY trace_id)"
-	return s.scanBatch(ctx, qs, sql, args, func(r *AlertResult, q AlertQuery) {
+	rs, err := s.scanBatch(ctx, qs, sql, args, func(r *AlertResult, q AlertQuery) {
 		if q.Kind == AlertCount {
 			r.Value = float64(r.Total)
 		} else if r.Total > 0 {
 			r.Value = float64(r.Matching) / float64(r.Total)
 		}
 	})
+	if err == nil && key != "" {
+		s.scans.put(key, fp, rs)
+	}
+	return rs, err
 }
 
 // candidateSets is how alertPrewhere narrows count and ratio queries:
@@ -948,9 +961,9 @@ const maxCandidateServices = 100
 // instead of the whole window (rows of one sorting key are all in or all
 // out, so FINAL's result is unchanged). One query: a scan of the window's
 // trace ids without FINAL or a lookup in the annotation index, per set.
-func (s *Store) narrowCandidates(ctx context.Context, c *candidateSets, from, to time.Time) (none bool, err error) {
+func (s *Store) narrowCandidates(ctx context.Context, c *candidateSets, from, to time.Time) (none bool, fp candidateFingerprint, err error) {
 	if c.clause == "" {
-		return false, nil
+		return false, fp, nil
 	}
 	var in []string
 	var args []any
@@ -958,10 +971,10 @@ func (s *Store) narrowCandidates(ctx context.Context, c *candidateSets, from, to
 		in = append(in, "trace_id IN ("+set+")")
 		args = append(args, c.setArgs[i]...)
 	}
-	rows, err := s.conn.Query(ctx, "SELECT service, toUInt32(min(start)), toUInt32(max(start)) FROM "+s.db+".spans WHERE "+traceWindowFor(from, to)+
-		" AND ("+strings.Join(in, " OR ")+") GROUP BY service LIMIT "+strconv.Itoa(maxCandidateServices+1), args...)
+	rows, err := s.conn.Query(ctx, "SELECT service, toUInt32(min(start)), toUInt32(max(start)), count(), sum(cityHash64(trace_id, id, version)) FROM "+
+		s.db+".spans WHERE "+traceWindowFor(from, to)+" AND ("+strings.Join(in, " OR ")+") GROUP BY service ORDER BY service", args...)
 	if err != nil {
-		return false, fmt.Errorf("look for alert candidates: %w", err)
+		return false, fp, fmt.Errorf("look for alert candidates: %w", err)
 	}
 	defer rows.Close()
 	var (
@@ -970,26 +983,92 @@ func (s *Store) narrowCandidates(ctx context.Context, c *candidateSets, from, to
 	)
 	for rows.Next() {
 		var (
-			svc    string
-			lo, hi uint32
+			svc     string
+			lo, hi  uint32
+			n, hash uint64
 		)
-		if err := rows.Scan(&svc, &lo, &hi); err != nil {
-			return false, fmt.Errorf("look for alert candidates: %w", err)
+		if err := rows.Scan(&svc, &lo, &hi, &n, &hash); err != nil {
+			return false, fp, fmt.Errorf("look for alert candidates: %w", err)
 		}
 		ranges = append(ranges, fmt.Sprintf("(service = ? AND start >= toDateTime(%d) AND start <= toDateTime(%d))", lo, hi))
 		rangeArgs = append(rangeArgs, svc)
+		fp.rows += n
+		fp.hash += hash
 	}
 	if err := rows.Err(); err != nil {
-		return false, fmt.Errorf("look for alert candidates: %w", err)
+		return false, fp, fmt.Errorf("look for alert candidates: %w", err)
 	}
 	if len(ranges) == 0 {
-		return true, nil
+		return true, fp, nil
 	}
 	if len(ranges) <= maxCandidateServices {
 		c.clause = " PREWHERE (" + strings.TrimPrefix(c.clause, " PREWHERE ") + ") AND (" + strings.Join(ranges, " OR ") + ")"
 		c.args = append(c.args, rangeArgs...)
 	}
-	return false, nil
+	fp.ranges = fmt.Sprint(ranges, rangeArgs)
+	return false, fp, nil
+}
+
+// candidateFingerprint identifies the spans rows (every version) of a
+// window's candidate traces: equal fingerprints mean the FINAL scan over
+// them would read the same rows and answer the same.
+type candidateFingerprint struct {
+	rows, hash uint64
+	ranges     string
+}
+
+// scanCache keeps the last shared scan's results per set of queries, so
+// that an evaluation whose candidates did not change (the usual case while
+// an incident lasts: its traces are complete, the window moves on) costs
+// the candidate lookups only. One entry per set of queries; bounded.
+type scanCache struct {
+	mu sync.Mutex
+	m  map[string]scanCacheEntry
+}
+
+type scanCacheEntry struct {
+	fp candidateFingerprint
+	rs []AlertResult
+}
+
+const maxScanCacheEntries = 256
+
+func (c *scanCache) get(key string, fp candidateFingerprint) ([]AlertResult, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.m[key]
+	if !ok || e.fp != fp {
+		return nil, false
+	}
+	return cloneResults(e.rs), true
+}
+
+func (c *scanCache) put(key string, fp candidateFingerprint, rs []AlertResult) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= maxScanCacheEntries {
+		c.m = map[string]scanCacheEntry{}
+	}
+	c.m[key] = scanCacheEntry{fp: fp, rs: cloneResults(rs)}
+}
+
+func cloneResults(rs []AlertResult) []AlertResult {
+	out := slices.Clone(rs)
+	for i := range out {
+		out[i].TraceIDs = slices.Clone(out[i].TraceIDs)
+	}
+	return out
+}
+
+// queriesKey identifies a set of count and ratio queries apart from their
+// window.
+func queriesKey(qs []AlertQuery) string {
+	var b strings.Builder
+	for _, q := range qs {
+		fmt.Fprintf(&b, "%s\x00%s\x00%q\x00%s\x00%q\x00%s\x00%q\x00%q\x00%d\x01",
+			q.Kind, q.Having, q.HavingArgs, q.BadHaving, q.BadHavingArgs, q.Where, q.WhereArgs, q.Annotations, q.Samples)
+	}
+	return b.String()
 }
 
 // local returns the name of table t's local table (t_local on a cluster).

@@ -324,6 +324,28 @@ func TestEvaluateAlert(t *testing.T) {
 			t.Errorf("prefiltered batch, query %d: %+v, %v; want %+v", i, rs[i], errs[i], preWant[i])
 		}
 	}
+	// The same batch again answers the same (from the scan cache: its
+	// candidates did not change); a new candidate span changes the answer.
+	again, errs := s.EvaluateAlerts(ctx, pre)
+	for i := range pre {
+		if len(again[i].TraceIDs) == 0 {
+			again[i].TraceIDs = nil
+		}
+		slices.Sort(again[i].TraceIDs)
+		if errs[i] != nil || !reflect.DeepEqual(again[i], preWant[i]) {
+			t.Errorf("prefiltered batch again, query %d: %+v, %v; want %+v", i, again[i], errs[i], preWant[i])
+		}
+	}
+	// (Its spans start in the same seconds as trace 100's: the ranges are
+	// unchanged, only the rows differ.)
+	if err := s.WriteDocuments(ctx, alertTrace(epoch, 104, "web", 0.5, false)); err != nil {
+		t.Fatal(err)
+	}
+	last := len(pre) - 1 // the web count
+	rs, errs = s.EvaluateAlerts(ctx, pre)
+	if errs[last] != nil || rs[last].Total != 2 {
+		t.Errorf("after a new web trace: %+v, %v; want a count of 2", rs[last], errs[last])
+	}
 	for _, q := range []chstore.AlertQuery{
 		{Kind: "nope", Start: now.Add(-time.Minute), End: now},
 		{Kind: chstore.AlertCount, Start: now, End: now},

@@ -34,6 +34,8 @@ type Store struct {
 	// spansLocal is the table holding a shard's spans: "spans", or
 	// "spans_local" in the cluster layout (spans is then Distributed).
 	spansLocal string
+	// scans caches threshold alerts' shared scans (alerts.go).
+	scans scanCache
 }
 
 // ErrNoSchema is returned by Open when the database has not been migrated
