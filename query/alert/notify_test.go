@@ -210,7 +210,7 @@ func TestWebhookUnreachableAndSlow(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("ObserveSpans blocked")
 	}
-	waitFor(t, 10*time.Second, "both receivers gave up", func() bool {
+	waitFor(t, 30*time.Second, "both receivers gave up", func() bool {
 		n := 0
 		for _, d := range deliveries(t, e, st) {
 			if d.Outcome == "gave_up" {
