@@ -132,7 +132,7 @@ func (c *conn) serve() {
 		if !c.to(stateIdle, stateHeader) {
 			return
 		}
-		req, err := http.ReadRequest(c.br)
+		req, err := ReadRequest(c.s.ctx, c.br)
 		if err != nil {
 			switch {
 			case errors.Is(err, errHeaderTooLarge):
@@ -189,7 +189,6 @@ func (c *conn) serveRequest(req *http.Request) (keep bool) {
 		}
 	}
 	req.RemoteAddr = c.remote
-	req = req.WithContext(c.s.ctx)
 
 	w := &c.w
 	w.reset(req, keep)

@@ -3,14 +3,16 @@
 // clients (the AWS SDKs and CLI) make one request at a time on keep-alive
 // connections and whose Invoke answers are small.
 //
-// One goroutine serves each connection: it parses a request with
-// http.ReadRequest, runs the handler on that goroutine, and writes the
-// answer in one write (status line, headers and body; header and a large
-// body with one writev). Compared with net/http's server there is no
-// background read of the connection while the handler runs (a read system
-// call and a poller wake-up per request), no per-request context, bufio
-// writers or chunked-encoding decision for answers that fit the buffer, and
-// no header canonicalisation or sorting on output.
+// One goroutine serves each connection: it parses a request (ReadRequest:
+// the usual requests straight from the read buffer with a few allocations,
+// the rest with http.ReadRequest), runs the handler on that goroutine, and
+// writes the answer in one write (status line, headers and body; header and
+// a large body with one writev), through raw system calls (invoker/sockio).
+// Compared with net/http's server there is no background read of the
+// connection while the handler runs (a read system call and a poller
+// wake-up per request), no per-request cancelable context, bufio writers or
+// chunked-encoding decision for answers that fit the buffer, and no header
+// canonicalisation or sorting on output.
 //
 // What a handler sees is what net/http gives it: the request with Body,
 // Host, RemoteAddr and RequestURI; http.Request.Context is the server's
@@ -26,5 +28,5 @@
 // Timeouts (ReadHeaderTimeout, IdleTimeout) are enforced by a sweep of the
 // connections rather than a deadline per request.
 //
-// It imports only the standard library.
+// It imports only the standard library and invoker/sockio.
 package httpserve

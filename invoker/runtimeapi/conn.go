@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fluoro/fluoro/invoker/httpserve"
 	"github.com/fluoro/fluoro/invoker/sockio"
 )
 
@@ -87,7 +88,8 @@ func (s *Server) serveConn(nc net.Conn) {
 			parked = nil
 		}
 		c.lr.n = maxHeaderBytes
-		req, err := http.ReadRequest(c.br)
+		// Long polls of the Extensions API end with the server's context.
+		req, err := httpserve.ReadRequest(c.s.ctx, c.br)
 		if err != nil {
 			if errors.Is(err, errHeaderTooLarge) {
 				c.writeRaw("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large")
@@ -117,9 +119,6 @@ func (c *conn) serve(req *http.Request) (keep bool, parked *Waiter) {
 		if req.ContentLength != 0 && !c.writeRaw("HTTP/1.1 100 Continue\r\n\r\n") {
 			return false, nil
 		}
-	}
-	if !strings.HasPrefix(req.URL.Path, "/2018-06-01/runtime/") {
-		req = req.WithContext(c.s.ctx) // long polls of the Extensions API end with the server
 	}
 	rw := &c.rw
 	rw.reset()

@@ -17,7 +17,11 @@
 // Connections are served by the package itself rather than net/http's
 // server (conn.go): one goroutine per connection, one write per answer, and
 // a GET /next that finds no invocation is parked as a Waiter that the
-// backend answers from the goroutine assigning the invocation.
+// backend answers from the goroutine assigning the invocation. Requests are
+// parsed by invoker/httpserve.ReadRequest (a fast path for the runtimes'
+// usual requests, net/http's parser for the rest), and the socket is read
+// and written with raw system calls (invoker/sockio).
 //
-// It imports only the standard library.
+// It imports only the standard library, invoker/httpserve and
+// invoker/sockio.
 package runtimeapi

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync"
 	"syscall"
 	"unsafe"
 )
@@ -14,6 +15,21 @@ import (
 type Conn struct {
 	net.Conn
 	rc syscall.RawConn
+	r  rawOp // the read in progress
+	w  rawOp // the write in progress
+}
+
+// rawOp is one Read, Write or WriteBuffers call: its arguments and results
+// live here, and its callback is bound once, so a call allocates nothing.
+type rawOp struct {
+	mu    sync.Mutex // net.Conn allows concurrent calls; the fd serialises them too
+	p     []byte
+	bufs  [][]byte
+	one   [1][]byte // Write's single buffer
+	iov   []syscall.Iovec
+	n     int64
+	errno syscall.Errno
+	fn    func(fd uintptr) bool
 }
 
 // Wrap returns c with raw reads and writes when it exposes its socket
@@ -30,7 +46,14 @@ func Wrap(c net.Conn) net.Conn {
 	if err != nil {
 		return c
 	}
-	return &Conn{Conn: c, rc: rc}
+	return wrap(c, rc)
+}
+
+func wrap(c net.Conn, rc syscall.RawConn) *Conn {
+	rw := &Conn{Conn: c, rc: rc}
+	rw.r.fn = rw.r.read
+	rw.w.fn = rw.w.write
+	return rw
 }
 
 // Read reads what the socket holds, waiting in the poller while it holds
@@ -39,106 +62,114 @@ func (c *Conn) Read(p []byte) (int, error) {
 	if len(p) == 0 {
 		return 0, nil
 	}
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Read(func(fd uintptr) bool {
-		for {
-			r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
-			switch e {
-			case 0:
-				n = int(r)
-				return true
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-	})
+	op := &c.r
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	op.p, op.n, op.errno = p, 0, 0
+	err := c.rc.Read(op.fn)
+	op.p = nil
 	switch {
 	case err != nil:
 		return 0, c.opError("read", err)
-	case errno != 0:
-		return 0, c.opError("read", os.NewSyscallError("read", errno))
-	case n == 0:
+	case op.errno != 0:
+		return 0, c.opError("read", os.NewSyscallError("read", op.errno))
+	case op.n == 0:
 		return 0, io.EOF
 	}
-	return n, nil
+	return int(op.n), nil
+}
+
+func (op *rawOp) read(fd uintptr) bool {
+	for {
+		r, _, e := syscall.RawSyscall(syscall.SYS_READ, fd, uintptr(unsafe.Pointer(&op.p[0])), uintptr(len(op.p)))
+		switch e {
+		case 0:
+			op.n = int64(r)
+			return true
+		case syscall.EINTR:
+			continue
+		case syscall.EAGAIN:
+			return false
+		default:
+			op.errno = e
+			return true
+		}
+	}
 }
 
 // Write writes all of p, waiting in the poller while the socket's buffer is
 // full.
 func (c *Conn) Write(p []byte) (int, error) {
-	var n int
-	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		for n < len(p) {
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&p[n])), uintptr(len(p)-n))
-			switch e {
-			case 0:
-				n += int(r)
-			case syscall.EINTR:
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-		}
-		return true
-	})
+	op := &c.w
+	op.mu.Lock()
+	defer op.mu.Unlock()
+	op.one[0] = p
+	n, err := c.write(op.one[:])
+	op.one[0] = nil
+	return int(n), err
+}
+
+// WriteBuffers writes the buffers in order, with writev when there are
+// several. It may modify the elements of bufs.
+func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
+	c.w.mu.Lock()
+	defer c.w.mu.Unlock()
+	return c.write(bufs)
+}
+
+// write runs a write with c.w.mu held.
+func (c *Conn) write(bufs [][]byte) (int64, error) {
+	op := &c.w
+	op.bufs, op.n, op.errno = bufs, 0, 0
+	err := c.rc.Write(op.fn)
+	op.bufs = nil
+	clear(op.iov)
+	n := op.n
 	switch {
 	case err != nil:
 		return n, c.opError("write", err)
-	case errno != 0:
-		return n, c.opError("write", os.NewSyscallError("write", errno))
+	case op.errno != 0:
+		return n, c.opError("write", os.NewSyscallError("write", op.errno))
 	}
 	return n, nil
 }
 
-// WriteBuffers writes the buffers in order with writev.
-func (c *Conn) WriteBuffers(bufs [][]byte) (int64, error) {
-	var total int64
-	iov := make([]syscall.Iovec, 0, len(bufs))
-	var errno syscall.Errno
-	err := c.rc.Write(func(fd uintptr) bool {
-		for {
-			iov = iov[:0]
-			for _, b := range bufs {
+func (op *rawOp) write(fd uintptr) bool {
+	for {
+		for len(op.bufs) > 0 && len(op.bufs[0]) == 0 {
+			op.bufs = op.bufs[1:]
+		}
+		if len(op.bufs) == 0 {
+			return true
+		}
+		var r uintptr
+		var e syscall.Errno
+		if len(op.bufs) == 1 || len(op.bufs[1]) == 0 && len(op.bufs) == 2 {
+			b := op.bufs[0]
+			r, _, e = syscall.RawSyscall(syscall.SYS_WRITE, fd, uintptr(unsafe.Pointer(&b[0])), uintptr(len(b)))
+		} else {
+			op.iov = op.iov[:0]
+			for _, b := range op.bufs {
 				if len(b) > 0 {
 					v := syscall.Iovec{Base: &b[0]}
 					v.SetLen(len(b))
-					iov = append(iov, v)
+					op.iov = append(op.iov, v)
 				}
 			}
-			if len(iov) == 0 {
-				return true
-			}
-			r, _, e := syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&iov[0])), uintptr(len(iov)))
-			switch e {
-			case 0:
-			case syscall.EINTR:
-				continue
-			case syscall.EAGAIN:
-				return false
-			default:
-				errno = e
-				return true
-			}
-			total += int64(r)
-			consume(&bufs, int64(r))
+			r, _, e = syscall.RawSyscall(syscall.SYS_WRITEV, fd, uintptr(unsafe.Pointer(&op.iov[0])), uintptr(len(op.iov)))
 		}
-	})
-	switch {
-	case err != nil:
-		return total, c.opError("writev", err)
-	case errno != 0:
-		return total, c.opError("writev", os.NewSyscallError("writev", errno))
+		switch e {
+		case 0:
+			op.n += int64(r)
+			consume(&op.bufs, int64(r))
+		case syscall.EINTR:
+		case syscall.EAGAIN:
+			return false
+		default:
+			op.errno = e
+			return true
+		}
 	}
-	return total, nil
 }
 
 // CloseWrite shuts down the writing side when the connection supports it.

@@ -38,7 +38,7 @@ func pair(t *testing.T) (*Conn, net.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Conn{Conn: server, rc: rc} // raw even in race builds
+	c := wrap(server, rc) // raw even in race builds
 	t.Cleanup(func() { c.Close(); client.Close() })
 	return c, client
 }
