@@ -538,12 +538,16 @@ func (s *Store) EvaluateAlert(ctx context.Context, q AlertQuery) (AlertResult, e
 	)
 	pre := s.alertPrewhere([]AlertQuery{q})
 	if q.Kind == AlertCount || q.Kind == AlertRatio && q.BadHaving != "" {
-		none, _, err := s.narrowCandidates(ctx, &pre, q.Start, q.End)
-		if err != nil {
-			return AlertResult{}, err
-		}
-		if none {
-			return AlertResult{}, nil
+		if pre.clause != "" {
+			cand, err := s.lookCandidates(ctx, pre, q.Start, q.End, nil, nil)
+			if err != nil {
+				return AlertResult{}, err
+			}
+			if !cand.found {
+				return AlertResult{}, nil
+			}
+			pre.clause += cand.narrow
+			pre.args = append(pre.args, cand.narrowArgs...)
 		}
 	}
 	prewhere, whereArgs := pre.clause, pre.args
@@ -713,13 +717,54 @@ func sampleLimit(q AlertQuery) string {
 	return strconv.Itoa(min(n, 1000))
 }
 
-// evaluateTraceBatch runs count and ratio queries of one window: those
-// that may count something (activeQueries) in one scan, the others
-// answer zero without it.
+// evaluateTraceBatch runs count and ratio queries of one window. Only
+// those that may count something are compiled into the shared scan (its
+// SQL grows with every query, and analysing a large one costs ClickHouse
+// more than a scan of a quiet window): a query with Annotations when one
+// of them is in the window's annotation index, with a Where when a row of
+// the window satisfies it, and every query without either. The others
+// answer zero. Between incidents no rule has a candidate at all.
 func (s *Store) evaluateTraceBatch(ctx context.Context, qs []AlertQuery) ([]AlertResult, error) {
-	active, err := s.activeQueries(ctx, qs)
+	from, to := qs[0].Start, qs[0].End
+	active := make([]bool, len(qs))
+	var (
+		prefiltered []AlertQuery // with Annotations present in the index, or a Where
+		conds       []string     // the Wheres, in order
+		condArgs    []any
+		condQ       []int // qs index of each Where
+		allPre      = true
+	)
+	present, err := s.presentAnnotations(ctx, qs)
 	if err != nil {
 		return nil, err
+	}
+	for i, q := range qs {
+		switch {
+		case len(q.Annotations) > 0:
+			for _, a := range q.Annotations {
+				active[i] = active[i] || present[a]
+			}
+			if active[i] {
+				prefiltered = append(prefiltered, q)
+			}
+		case q.Where != "":
+			prefiltered = append(prefiltered, q)
+			conds = append(conds, "("+q.Where+")")
+			condArgs = append(condArgs, q.WhereArgs...)
+			condQ = append(condQ, i)
+		default:
+			active[i], allPre = true, false
+		}
+	}
+	var cand candidates
+	if len(prefiltered) > 0 {
+		pre := s.alertPrewhere(prefiltered)
+		if cand, err = s.lookCandidates(ctx, pre, from, to, conds, condArgs); err != nil {
+			return nil, err
+		}
+		for j, i := range condQ {
+			active[i] = cand.condHit[j]
+		}
 	}
 	var (
 		sub []AlertQuery
@@ -731,10 +776,13 @@ func (s *Store) evaluateTraceBatch(ctx context.Context, qs []AlertQuery) ([]Aler
 		}
 	}
 	rs := make([]AlertResult, len(qs))
-	if len(sub) == 0 {
+	if len(sub) == 0 || allPre && !cand.found {
 		return rs, nil // every Total and Value is 0
 	}
-	subRs, err := s.evaluateTraceScan(ctx, sub)
+	if !allPre {
+		cand = candidates{} // some query reads every trace: no narrowing
+	}
+	subRs, err := s.evaluateTraceScan(ctx, sub, cand)
 	if err != nil {
 		return nil, err
 	}
@@ -744,95 +792,54 @@ func (s *Store) evaluateTraceBatch(ctx context.Context, qs []AlertQuery) ([]Aler
 	return rs, nil
 }
 
-// activeQueries reports which of qs (count and ratio queries of one
-// window) may count a trace: a query with Annotations when one of them is
-// in the window's annotation index, with a Where when a row of the window
-// satisfies it, and every query without either. The shared scan then
-// compiles only those (its SQL grows with every query, and analysing a
-// large one costs ClickHouse more than the scan of a quiet window).
-// Between incidents most threshold rules have no candidate at all.
-func (s *Store) activeQueries(ctx context.Context, qs []AlertQuery) ([]bool, error) {
-	active := make([]bool, len(qs))
-	from, to := qs[0].Start, qs[0].End
+// presentAnnotations looks up which of qs' Annotations the window's
+// annotation index holds.
+func (s *Store) presentAnnotations(ctx context.Context, qs []AlertQuery) (map[Annotation]bool, error) {
 	var (
-		pairs, rows       []string
-		pairArgs, rowArgs []any
-		rowQ              []int
-		seen              = map[Annotation]bool{}
+		pairs []string
+		args  []any
+		seen  = map[Annotation]bool{}
 	)
-	for i, q := range qs {
-		switch {
-		case len(q.Annotations) > 0:
-			for _, a := range q.Annotations {
-				if !seen[a] {
-					seen[a] = true
-					pairs = append(pairs, "(key = ? AND value = ?)")
-					pairArgs = append(pairArgs, a.Key, a.Value)
-				}
-			}
-		case q.Where != "":
-			rows = append(rows, "("+q.Where+")")
-			rowArgs = append(rowArgs, q.WhereArgs...)
-			rowQ = append(rowQ, i)
-		default:
-			active[i] = true
-		}
-	}
-	if len(pairs) > 0 {
-		rs, err := s.conn.Query(ctx, "SELECT DISTINCT key, value FROM "+s.db+".annotation_index WHERE "+dateRange(from, to)+
-			fmt.Sprintf(" AND trace_id >= '1-%08x' AND trace_id < '1-%08x'", ceilSec(from), ceilSec(to))+
-			" AND ("+strings.Join(pairs, " OR ")+")", pairArgs...)
-		if err != nil {
-			return nil, fmt.Errorf("look for alert candidates: %w", err)
-		}
-		present := map[Annotation]bool{}
-		for rs.Next() {
-			var a Annotation
-			if err := rs.Scan(&a.Key, &a.Value); err != nil {
-				rs.Close()
-				return nil, fmt.Errorf("look for alert candidates: %w", err)
-			}
-			present[a] = true
-		}
-		err = rs.Err()
-		rs.Close()
-		if err != nil {
-			return nil, fmt.Errorf("look for alert candidates: %w", err)
-		}
-		for i, q := range qs {
-			for _, a := range q.Annotations {
-				active[i] = active[i] || present[a]
+	for _, q := range qs {
+		for _, a := range q.Annotations {
+			if !seen[a] {
+				seen[a] = true
+				pairs = append(pairs, "(key = ? AND value = ?)")
+				args = append(args, a.Key, a.Value)
 			}
 		}
 	}
-	if len(rows) > 0 {
-		// One scan of the window's rows without FINAL: max(cond) is 1 when
-		// some row satisfies cond.
-		cols := make([]string, len(rows))
-		for j, r := range rows {
-			cols[j] = "max(" + r + ")"
-		}
-		args := append(append([]any{}, rowArgs...), rowArgs...)
-		got := make([]uint8, len(rows))
-		dest := make([]any, len(rows))
-		for j := range got {
-			dest[j] = &got[j]
-		}
-		err := s.conn.QueryRow(ctx, "SELECT "+strings.Join(cols, ", ")+" FROM "+s.db+".spans WHERE "+traceWindowFor(from, to)+
-			" AND ("+strings.Join(rows, " OR ")+")", args...).Scan(dest...)
-		if err != nil {
+	present := map[Annotation]bool{}
+	if len(pairs) == 0 {
+		return present, nil
+	}
+	from, to := qs[0].Start, qs[0].End
+	rs, err := s.conn.Query(ctx, "SELECT DISTINCT key, value FROM "+s.db+".annotation_index WHERE "+dateRange(from, to)+
+		fmt.Sprintf(" AND trace_id >= '1-%08x' AND trace_id < '1-%08x'", ceilSec(from), ceilSec(to))+
+		" AND ("+strings.Join(pairs, " OR ")+")", args...)
+	if err != nil {
+		return nil, fmt.Errorf("look for alert candidates: %w", err)
+	}
+	defer rs.Close()
+	for rs.Next() {
+		var a Annotation
+		if err := rs.Scan(&a.Key, &a.Value); err != nil {
 			return nil, fmt.Errorf("look for alert candidates: %w", err)
 		}
-		for j, i := range rowQ {
-			active[i] = got[j] == 1
-		}
+		present[a] = true
 	}
-	return active, nil
+	if err := rs.Err(); err != nil {
+		return nil, fmt.Errorf("look for alert candidates: %w", err)
+	}
+	return present, nil
 }
 
 // evaluateTraceScan runs count and ratio queries of one window in one
 // scan: every query's conditions are columns of the per-trace subquery.
-func (s *Store) evaluateTraceScan(ctx context.Context, qs []AlertQuery) ([]AlertResult, error) {
+// With cand from lookCandidates (every query prefiltered), it reads only
+// the candidates' rows and answers from the scan cache when they did not
+// change.
+func (s *Store) evaluateTraceScan(ctx context.Context, qs []AlertQuery, cand candidates) ([]AlertResult, error) {
 	var (
 		inner, outer []string
 		args         []any
@@ -854,23 +861,19 @@ func (s *Store) evaluateTraceScan(ctx context.Context, qs []AlertQuery) ([]Alert
 		args = append(args, q.BadHavingArgs...)
 		outer = append(outer, "sum("+m+")", "sumIf("+b+", "+m+" = 1)", "groupArrayIf("+n+")(trace_id, "+m+" = 1 AND "+b+" = 1)")
 	}
-	pre := s.alertPrewhere(qs)
-	none, fp, err := s.narrowCandidates(ctx, &pre, qs[0].Start, qs[0].End)
-	if err != nil {
-		return nil, err
-	}
-	if none {
-		return make([]AlertResult, len(qs)), nil // every Total and Value is 0
-	}
-	var key string
-	if pre.clause != "" {
+	var (
+		key      string
+		prewhere string
+	)
+	if cand.found {
+		pre := s.alertPrewhere(qs)
 		key = queriesKey(qs)
-		if rs, ok := s.scans.get(key, fp); ok {
+		if rs, ok := s.scans.get(key, cand.fp); ok {
 			return rs, nil
 		}
+		prewhere = pre.clause + cand.narrow
+		args = append(append(args, pre.args...), cand.narrowArgs...)
 	}
-	prewhere := pre.clause
-	args = append(args, pre.args...)
 	sql := "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT trace_id, " + strings.Join(inner, ", ") + " FROM " + s.db +
 		".spans FINAL" + prewhere + " WHERE " + traceWindowFor(qs[0].Start, qs[0].End) + " GROUP BY trace_id)"
 	rs, err := s.scanBatch(ctx, qs, sql, args, func(r *AlertResult, q AlertQuery) {
@@ -881,7 +884,7 @@ func (s *Store) evaluateTraceScan(ctx context.Context, qs []AlertQuery) ([]Alert
 		}
 	})
 	if err == nil && key != "" {
-		s.scans.put(key, fp, rs)
+		s.scans.put(key, cand.fp, rs)
 	}
 	return rs, err
 }
@@ -943,43 +946,65 @@ func (s *Store) alertPrewhere(qs []AlertQuery) candidateSets {
 		c.args = append(c.args, c.setArgs[i]...)
 	}
 	if len(in) > 0 {
-		c.clause = " PREWHERE " + strings.Join(in, " OR ")
+		c.clause = " PREWHERE (" + strings.Join(in, " OR ") + ")"
 	}
 	return c
 }
 
-// maxCandidateServices bounds the per-service ranges narrowCandidates
-// adds to a query.
+// maxCandidateServices bounds the per-service ranges lookCandidates adds
+// to a scan.
 const maxCandidateServices = 100
 
-// narrowCandidates looks up where c's candidate traces' spans are: none
-// is true when there is no candidate (the queries then count nothing, and
-// the FINAL aggregation of the window is not needed; most evaluations are
-// of this kind, no incident going on). Otherwise it adds to c's clause the
-// services and start times of the candidates' spans, which lead the spans
-// table's sorting key: the FINAL aggregation then reads those ranges
-// instead of the whole window (rows of one sorting key are all in or all
-// out, so FINAL's result is unchanged). One query: a scan of the window's
-// trace ids without FINAL or a lookup in the annotation index, per set.
-func (s *Store) narrowCandidates(ctx context.Context, c *candidateSets, from, to time.Time) (none bool, fp candidateFingerprint, err error) {
-	if c.clause == "" {
-		return false, fp, nil
+// candidates is what lookCandidates found out about a window's candidate
+// traces (those in the sets of an alertPrewhere).
+type candidates struct {
+	// found: there are candidates (the zero value: not looked up).
+	found bool
+	// condHit[j]: some row of the window satisfies conds[j].
+	condHit []bool
+	// narrow (" AND (…)", with narrowArgs) restricts a PREWHERE to the
+	// services and start times of the candidates' spans; empty beyond
+	// maxCandidateServices services.
+	narrow     string
+	narrowArgs []any
+	fp         candidateFingerprint
+}
+
+// lookCandidates looks up where c's candidate traces' spans are, in one
+// query: a scan of the window's trace ids (no FINAL) with the sets as
+// subqueries (a lookup in the annotation index, or a scan of the window's
+// rows for the Wheres). found is false when there is no candidate (the
+// queries then count nothing, and the FINAL aggregation of the window is
+// not needed). narrow restricts a scan to the services and start times of
+// the candidates' spans, which lead the spans table's sorting key: the
+// FINAL aggregation then reads those ranges instead of the whole window
+// (rows of one sorting key are all in or all out, so FINAL's result is
+// unchanged). condHit tells which of conds (row conditions, each also in
+// c's sets) some row satisfies.
+func (s *Store) lookCandidates(ctx context.Context, c candidateSets, from, to time.Time, conds []string, condArgs []any) (candidates, error) {
+	out := candidates{condHit: make([]bool, len(conds))}
+	var (
+		in   []string
+		args []any
+	)
+	cols := "service, toUInt32(min(start)), toUInt32(max(start)), count(), sum(cityHash64(trace_id, id, version))"
+	for _, cond := range conds {
+		cols += ", max(" + cond + ")"
 	}
-	var in []string
-	var args []any
+	args = append(args, condArgs...)
 	for i, set := range c.sets {
 		in = append(in, "trace_id IN ("+set+")")
 		args = append(args, c.setArgs[i]...)
 	}
-	rows, err := s.conn.Query(ctx, "SELECT service, toUInt32(min(start)), toUInt32(max(start)), count(), sum(cityHash64(trace_id, id, version)) FROM "+
-		s.db+".spans WHERE "+traceWindowFor(from, to)+" AND ("+strings.Join(in, " OR ")+") GROUP BY service ORDER BY service", args...)
+	rows, err := s.conn.Query(ctx, "SELECT "+cols+" FROM "+s.db+".spans WHERE "+traceWindowFor(from, to)+
+		" AND ("+strings.Join(in, " OR ")+") GROUP BY service ORDER BY service", args...)
 	if err != nil {
-		return false, fp, fmt.Errorf("look for alert candidates: %w", err)
+		return out, fmt.Errorf("look for alert candidates: %w", err)
 	}
 	defer rows.Close()
 	var (
-		ranges    []string
-		rangeArgs []any
+		ranges []string
+		hits   = make([]uint8, len(conds))
 	)
 	for rows.Next() {
 		var (
@@ -987,26 +1012,32 @@ func (s *Store) narrowCandidates(ctx context.Context, c *candidateSets, from, to
 			lo, hi  uint32
 			n, hash uint64
 		)
-		if err := rows.Scan(&svc, &lo, &hi, &n, &hash); err != nil {
-			return false, fp, fmt.Errorf("look for alert candidates: %w", err)
+		dest := []any{&svc, &lo, &hi, &n, &hash}
+		for j := range hits {
+			dest = append(dest, &hits[j])
+		}
+		if err := rows.Scan(dest...); err != nil {
+			return out, fmt.Errorf("look for alert candidates: %w", err)
+		}
+		for j, h := range hits {
+			out.condHit[j] = out.condHit[j] || h == 1
 		}
 		ranges = append(ranges, fmt.Sprintf("(service = ? AND start >= toDateTime(%d) AND start <= toDateTime(%d))", lo, hi))
-		rangeArgs = append(rangeArgs, svc)
-		fp.rows += n
-		fp.hash += hash
+		out.narrowArgs = append(out.narrowArgs, svc)
+		out.fp.rows += n
+		out.fp.hash += hash
 	}
 	if err := rows.Err(); err != nil {
-		return false, fp, fmt.Errorf("look for alert candidates: %w", err)
+		return out, fmt.Errorf("look for alert candidates: %w", err)
 	}
-	if len(ranges) == 0 {
-		return true, fp, nil
+	out.found = len(ranges) > 0
+	out.fp.ranges = fmt.Sprint(ranges, out.narrowArgs)
+	if len(ranges) > maxCandidateServices {
+		out.narrowArgs = nil
+	} else if out.found {
+		out.narrow = " AND (" + strings.Join(ranges, " OR ") + ")"
 	}
-	if len(ranges) <= maxCandidateServices {
-		c.clause = " PREWHERE (" + strings.TrimPrefix(c.clause, " PREWHERE ") + ") AND (" + strings.Join(ranges, " OR ") + ")"
-		c.args = append(c.args, rangeArgs...)
-	}
-	fp.ranges = fmt.Sprint(ranges, rangeArgs)
-	return false, fp, nil
+	return out, nil
 }
 
 // candidateFingerprint identifies the spans rows (every version) of a
