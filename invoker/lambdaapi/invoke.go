@@ -127,7 +127,7 @@ func (s *Server) traceDecision(header, mode, name string) (xrayemit.Header, bool
 
 func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 	recv := time.Now()
-	name, q, err := nameAndQualifier(r.PathValue("name"), r.URL.Query().Get("Qualifier"))
+	name, q, err := nameAndQualifier(r.PathValue("name"), queryValue(r, "Qualifier"))
 	if err != nil {
 		drain(r)
 		writeError(w, err)
@@ -279,6 +279,14 @@ func (s *Server) invoke(w http.ResponseWriter, r *http.Request) {
 }
 
 var emptyEvent = []byte("{}")
+
+// queryValue is r.URL.Query().Get(key) without parsing an empty query.
+func queryValue(r *http.Request, key string) string {
+	if r.URL.RawQuery == "" {
+		return ""
+	}
+	return r.URL.Query().Get(key)
+}
 
 // invalidOffset returns where JSON parsing of b fails.
 func invalidOffset(b []byte) int64 {

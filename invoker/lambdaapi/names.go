@@ -22,6 +22,9 @@ func parseFunctionName(s string) (name, qualifier string, err error) {
 	if len(s) == 0 || len(s) > 256 {
 		return "", "", invalidParam("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must have length between 1 and 140", s)
 	}
+	if strings.IndexByte(s, ':') < 0 && validFunctionName(s) {
+		return s, "", nil // the common case: a plain name
+	}
 	parts := strings.Split(s, ":")
 	switch {
 	case len(parts) >= 7 && parts[0] == "arn" && parts[2] == "lambda" && parts[5] == "function":
@@ -62,4 +65,18 @@ func nameAndQualifier(label, query string) (name, qualifier string, err error) {
 		q = query
 	}
 	return name, q, nil
+}
+
+// validFunctionName is functionNameRE.MatchString without the regexp.
+func validFunctionName(s string) bool {
+	if len(s) == 0 || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

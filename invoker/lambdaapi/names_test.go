@@ -2,6 +2,9 @@ package lambdaapi
 
 import (
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 )
@@ -97,4 +100,53 @@ func FuzzParseFunctionName(f *testing.F) {
 			t.Fatalf("accepted %q as %q %q", s, name, q)
 		}
 	})
+}
+
+func TestValidFunctionNameMatchesPattern(t *testing.T) {
+	for _, s := range []string{"", "a", "orders", "my-fn_2", "has space", "dot.ted", "colon:x", "ünï", strings.Repeat("x", 64), strings.Repeat("x", 65), "$LATEST", "-", "_"} {
+		if got, want := validFunctionName(s), functionNameRE.MatchString(s); got != want {
+			t.Errorf("validFunctionName(%q) = %v, regexp says %v", s, got, want)
+		}
+	}
+}
+
+// TestInvokeRouteMatchesServeMux: the router's Invoke shortcut takes a path
+// only when the ServeMux would send it to the Invoke handler with the same
+// {name}.
+func TestInvokeRouteMatchesServeMux(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc(invokePattern, func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "invoke:"+r.PathValue("name"))
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { _, _ = io.WriteString(w, "other") })
+	paths := []string{
+		"/2015-03-31/functions/noop/invocations",
+		"/2015-03-31/functions/arn:aws:lambda:us-east-1:000000000000:function:noop:7/invocations",
+		"/2015-03-31/functions/arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Anoop/invocations",
+		"/2015-03-31/functions/a%2Fb/invocations",
+		"/2015-03-31/functions//invocations",
+		"/2015-03-31/functions/./invocations",
+		"/2015-03-31/functions/../invocations",
+		"/2015-03-31/functions/a/b/invocations",
+		"/2015-03-31/functions/a/invocations/",
+		"/2015-03-31//functions/a/invocations",
+		"/2015-03-31/functions/invocations",
+		"/2015-03-31/functions/a/invocationsx",
+	}
+	for _, p := range paths {
+		for _, method := range []string{http.MethodPost, http.MethodGet} {
+			r := httptest.NewRequest(method, p, nil)
+			viaMux := httptest.NewRecorder()
+			mux.ServeHTTP(viaMux, r)
+			r = httptest.NewRequest(method, p, nil)
+			viaRouter := httptest.NewRecorder()
+			rt := &router{mux: mux, invoke: func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.WriteString(w, "invoke:"+r.PathValue("name"))
+			}}
+			rt.ServeHTTP(viaRouter, r)
+			if viaMux.Code != viaRouter.Code || viaMux.Body.String() != viaRouter.Body.String() {
+				t.Errorf("%s %s: mux %d %q, router %d %q", method, p, viaMux.Code, viaMux.Body, viaRouter.Code, viaRouter.Body)
+			}
+		}
+	}
 }
