@@ -110,6 +110,18 @@ func servicePrefilter(n *serviceNode) *preCond {
 		return nil
 	}
 	q := &sqlBuilder{}
+	if n.ref.hasName && !n.ref.hasType && !n.ref.hasAccount {
+		// A node named X is a segment named X or an inferred node whose
+		// name is the subsegment's name or taken from its aws_resource
+		// (inferredNode); this weaker condition is much smaller SQL than
+		// the exact one, which ClickHouse analyses per query.
+		q.w("(name = ")
+		q.arg(n.ref.name)
+		q.w(" OR (namespace = 'aws' AND position(aws_resource, ")
+		q.arg(n.ref.name)
+		q.w(") > 0))")
+		return &preCond{sql: q.b.String(), args: q.args, rank: rankStrong}
+	}
 	q.w("((is_segment = 1")
 	q.ref(n.ref, "name", "origin", "aws_account_id")
 	q.w(") OR (", sqlInferrable)
