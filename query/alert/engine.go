@@ -190,7 +190,7 @@ func New(cfg Config, set Settings) (*Engine, error) {
 			return nil, fmt.Errorf("alerting: rules file %s: rule %q: %w", cfg.RulesFile, r.ID, err)
 		}
 	}
-	e.screen.Store(newTraceScreen(nil))
+	e.screen.Store(newTraceScreen(nil, nil))
 	return e, nil
 }
 

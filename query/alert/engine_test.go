@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fluoro/fluoro/collector/segment"
+	"github.com/fluoro/fluoro/query/filter"
 	"github.com/fluoro/fluoro/schema/chstore"
 )
 
@@ -684,5 +685,34 @@ func TestDueFIFO(t *testing.T) {
 	}
 	if q.due(t0.Add(time.Hour-time.Nanosecond)) || !q.due(t0.Add(time.Hour)) || q.pop().id != "late" || q.due(t0.Add(2*time.Hour)) {
 		t.Fatal("the item pushed midway is not the last one, due at its time")
+	}
+}
+
+// TestTraceScreenGeneration: a rebuild that looks for the same annotation
+// values keeps the screen's generation (held documents' features stay
+// valid); one that looks for other values starts a new one.
+func TestTraceScreenGeneration(t *testing.T) {
+	rule := func(expr string) *traceRule {
+		x, err := filter.Parse(expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &traceRule{id: expr, expr: x, needs: x.SpanNeeds()}
+	}
+	a := newTraceScreen([]*traceRule{rule(`annotation.t = "1" AND fault`)}, nil)
+	tests := []struct {
+		name  string
+		rules []*traceRule
+		same  bool
+	}{
+		{"same rules", []*traceRule{rule(`annotation.t = "1" AND fault`)}, true},
+		{"other classes, same values", []*traceRule{rule(`annotation.t = "1" AND error`), rule(`throttle`)}, true},
+		{"a new value", []*traceRule{rule(`annotation.t = "1" AND fault`), rule(`annotation.t = "2"`)}, false},
+		{"no values", []*traceRule{rule(`fault`)}, false},
+	}
+	for _, tt := range tests {
+		if b := newTraceScreen(tt.rules, a); (b.gen == a.gen) != tt.same {
+			t.Errorf("%s: generation %d after %d, want same=%v", tt.name, b.gen, a.gen, tt.same)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package alert
 import (
 	"container/heap"
 	"context"
+	"maps"
 	"math"
 	"slices"
 	"sync/atomic"
@@ -60,14 +61,18 @@ type traceScreen struct {
 	// keys and vals are the annotation keys and values some need names.
 	keys map[string]bool
 	vals map[filter.AnnotationValue]bool
-	// gen changes with every rebuild (features are per generation).
+	// gen identifies vals: the features of a document (the classes, which
+	// need no screen, and the values of vals it carries) are complete for
+	// screens of the same generation.
 	gen uint64
 }
 
 var screenGen atomic.Uint64
 
-func newTraceScreen(rules []*traceRule) *traceScreen {
-	sc := &traceScreen{rules: rules, keys: map[string]bool{}, vals: map[filter.AnnotationValue]bool{}, gen: screenGen.Add(1)}
+// newTraceScreen screens for rules; it keeps prev's generation when it
+// looks for the same annotation values.
+func newTraceScreen(rules []*traceRule, prev *traceScreen) *traceScreen {
+	sc := &traceScreen{rules: rules, keys: map[string]bool{}, vals: map[filter.AnnotationValue]bool{}}
 	for _, r := range rules {
 		if len(r.needs) == 0 {
 			sc.all = true
@@ -77,6 +82,11 @@ func newTraceScreen(rules []*traceRule) *traceScreen {
 				sc.keys[v.Key], sc.vals[v] = true, true
 			}
 		}
+	}
+	if prev != nil && maps.Equal(prev.vals, sc.vals) {
+		sc.gen = prev.gen
+	} else {
+		sc.gen = screenGen.Add(1)
 	}
 	return sc
 }
@@ -703,7 +713,7 @@ func (e *Engine) rebuildTraceRules(ctx context.Context) {
 		}
 	}
 	e.mu.Unlock()
-	e.screen.Store(newTraceScreen(out))
+	e.screen.Store(newTraceScreen(out, e.screen.Load()))
 }
 
 // runResolver rebuilds the per-trace rules every 30 s (group expressions
