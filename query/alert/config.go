@@ -73,7 +73,7 @@ func DefaultConfig() Config {
 		TraceSettle:          time.Second,
 		TraceMaxWait:         10 * time.Second,
 		TraceMemory:          15 * time.Second,
-		MaxTraces:            100_000,
+		MaxTraces:            200_000,
 		Queue:                8192,
 		GroupWait:            500 * time.Millisecond,
 		GroupInterval:        30 * time.Second,
