@@ -716,3 +716,29 @@ func TestTraceScreenGeneration(t *testing.T) {
 		}
 	}
 }
+
+// TestQuietEvaluationsWriteNothing: threshold evaluations that change
+// nothing but the evaluation time write no state to the store; a changed
+// value does.
+func TestQuietEvaluationsWriteNothing(t *testing.T) {
+	t.Parallel()
+	st := newMemStore()
+	st.setResult(chstore.AlertCount, chstore.AlertResult{Total: 1, Matching: 1, Value: 1})
+	e, _, _ := startEngine(t, testConfig(), st)
+	if _, err := e.CreateRule(context.Background(), Rule{ID: "quiet", Name: "quiet", Filter: "fault", Interval: Duration(time.Second),
+		Condition: Condition{Kind: KindCount, Window: Duration(time.Minute), Threshold: 5}}); err != nil {
+		t.Fatal(err)
+	}
+	writes := func() int {
+		st.mu.Lock()
+		defer st.mu.Unlock()
+		return st.stateWrites["quiet"]
+	}
+	waitFor(t, 5*time.Second, "three evaluations", func() bool { return e.Stats().Evaluations >= 3 })
+	time.Sleep(200 * time.Millisecond) // a flush interval and more
+	if n := writes(); n != 1 {
+		t.Errorf("%d state writes after 3 equal evaluations, want 1 (the first result)", n)
+	}
+	st.setResult(chstore.AlertCount, chstore.AlertResult{Total: 2, Matching: 2, Value: 2})
+	waitFor(t, 5*time.Second, "the changed value written", func() bool { return writes() == 2 })
+}

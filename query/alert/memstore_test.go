@@ -24,11 +24,13 @@ type memStore struct {
 	fail       error // every write fails with it when set
 	results    map[string]chstore.AlertResult
 	queries    []chstore.AlertQuery
+	// stateWrites counts the state records written per rule.
+	stateWrites map[string]int
 }
 
 func newMemStore() *memStore {
 	return &memStore{rules: map[string]chstore.AlertRuleRecord{}, states: map[string]chstore.AlertStateRecord{},
-		groups: map[string]chstore.Group{}, results: map[string]chstore.AlertResult{}}
+		groups: map[string]chstore.Group{}, results: map[string]chstore.AlertResult{}, stateWrites: map[string]int{}}
 }
 
 func (m *memStore) AlertRules(context.Context) ([]chstore.AlertRuleRecord, error) {
@@ -83,6 +85,7 @@ func (m *memStore) PutAlertStates(_ context.Context, sts []chstore.AlertStateRec
 		return m.fail
 	}
 	for _, s := range sts {
+		m.stateWrites[s.RuleID]++
 		if s.Deleted {
 			delete(m.states, s.RuleID)
 		} else {

@@ -141,22 +141,29 @@ func (e *Engine) applyResult(id string, res chstore.AlertResult, evalErr error, 
 	}
 	ent.running, ent.lastEval, ent.lastDur = false, at, took
 	st := e.stateLocked(id)
+	// The evaluation time alone is not written to ClickHouse: an
+	// evaluation that changes nothing else (the usual one) costs no insert.
+	// Transitions and notifications mark the state dirty themselves.
 	st.LastEvalAt = at
-	e.dirty[id] = true
 	if evalErr != nil {
 		ent.lastErr = evalErr.Error()
 		e.mu.Unlock()
 		return
 	}
-	ent.lastErr, st.LastError = "", ""
 	c := &ent.rule.Condition
 	holds := res.Value > c.Threshold && (c.Kind == KindCount || res.Total >= uint64(max(c.MinRequests, 1)))
+	changed := st.LastError != "" || st.Value != res.Value || st.Matching != res.Matching || st.Total != res.Total ||
+		len(res.TraceIDs) > 0 && !slices.Equal(st.Samples, res.TraceIDs) || st.RootService == nil && conditionService(c) != nil
+	ent.lastErr, st.LastError = "", ""
 	st.Value, st.Matching, st.Total = res.Value, res.Matching, res.Total
 	if len(res.TraceIDs) > 0 {
 		st.Samples = res.TraceIDs
 	}
 	if st.RootService == nil {
 		st.RootService = conditionService(c)
+	}
+	if changed {
+		e.dirty[id] = true
 	}
 	switch st.State {
 	case StatePending:
