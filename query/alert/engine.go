@@ -611,20 +611,40 @@ func (e *Engine) Alerts() []RuleStatus {
 	return out
 }
 
-// History returns alert state changes from the store.
+// History returns alert state changes from the store, those not yet
+// written included (they are written first).
 func (e *Engine) History(ctx context.Context, q chstore.AlertEventQuery) ([]chstore.AlertEvent, error) {
+	e.flushPendingLogs(ctx)
 	return e.store.AlertEvents(ctx, q)
 }
 
-// Deliveries returns delivery attempts from the store (recorded within
-// Config.FlushInterval of happening).
+// Deliveries returns delivery attempts from the store, those not yet
+// written included.
 func (e *Engine) Deliveries(ctx context.Context, q chstore.AlertDeliveryQuery) ([]chstore.AlertDelivery, error) {
+	e.flushPendingLogs(ctx)
 	return e.store.AlertDeliveries(ctx, q)
 }
 
 // Episodes returns alert episodes that fired (X-Ray Insights).
 func (e *Engine) Episodes(ctx context.Context, q chstore.AlertEpisodeQuery) ([]chstore.AlertEpisode, error) {
+	e.flushPendingLogs(ctx)
 	return e.store.AlertEpisodes(ctx, q)
+}
+
+// flushPendingLogs writes buffered history and deliveries before a read of
+// them (the flusher writes them only every few intervals). A failure is
+// counted and left to the flusher's retries; the read goes on.
+func (e *Engine) flushPendingLogs(ctx context.Context) {
+	e.mu.Lock()
+	pending := len(e.events)+len(e.deliveries) > 0
+	e.mu.Unlock()
+	if !pending {
+		return
+	}
+	if err := e.flush(ctx); err != nil {
+		e.m.persistErrors.Inc()
+		e.log.Warn("alerting: cannot store alert history before reading it", "err", err)
+	}
 }
 
 // Flush writes pending state, history and deliveries now (tests and the

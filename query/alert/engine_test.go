@@ -742,3 +742,27 @@ func TestQuietEvaluationsWriteNothing(t *testing.T) {
 	st.setResult(chstore.AlertCount, chstore.AlertResult{Total: 2, Matching: 2, Value: 2})
 	waitFor(t, 5*time.Second, "the changed value written", func() bool { return writes() == 2 })
 }
+
+// TestHistoryReadsBufferedEvents: history and deliveries not yet written
+// by the flusher (it writes them every few intervals) are written before
+// the API reads them.
+func TestHistoryReadsBufferedEvents(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig()
+	cfg.FlushInterval = time.Hour // the flusher never runs during the test
+	st := newMemStore()
+	e, c, _ := startEngine(t, cfg, st)
+	fire(t, e, 1)
+	waitFor(t, 5*time.Second, "a notification", func() bool { return len(c.all()) == 1 })
+	evs, err := e.History(context.Background(), chstore.AlertEventQuery{RuleID: "f", Limit: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(evs) == 0 || evs[0].State != StateFiring {
+		t.Fatalf("history %+v, want the firing event", evs)
+	}
+	waitFor(t, 5*time.Second, "a delivery recorded", func() bool {
+		ds, err := e.Deliveries(context.Background(), chstore.AlertDeliveryQuery{RuleID: "f", Limit: 10})
+		return err == nil && len(ds) > 0
+	})
+}

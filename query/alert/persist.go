@@ -10,18 +10,29 @@ import (
 	"github.com/fluoro/fluoro/schema/chstore"
 )
 
-// runFlusher writes state, history and deliveries every FlushInterval
-// until ctx is done (Run does the final flush).
+// logFlushEvery is how many flush intervals history and deliveries wait
+// between writes (state is written every interval: it holds the outbox
+// that makes a restart deliver nothing twice). Each write is an insert per
+// table; during an incident they would otherwise come every interval.
+const logFlushEvery = 4
+
+// runFlusher writes state every FlushInterval, and history and deliveries
+// every logFlushEvery intervals, until ctx is done (Run does the final
+// flush of everything).
 func (e *Engine) runFlusher(ctx context.Context) {
 	t := time.NewTicker(e.cfg.FlushInterval)
 	defer t.Stop()
-	var lastLog time.Time
+	var (
+		lastLog time.Time
+		ticks   int
+	)
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := e.flush(ctx); err != nil && ctx.Err() == nil {
+			ticks++
+			if err := e.flushSome(ctx, ticks%logFlushEvery == 0); err != nil && ctx.Err() == nil {
 				e.m.persistErrors.Inc()
 				if time.Since(lastLog) > 30*time.Second {
 					lastLog = time.Now()
@@ -34,7 +45,10 @@ func (e *Engine) runFlusher(ctx context.Context) {
 
 // flush writes what changed since the last flush; on failure it is kept
 // for the next one.
-func (e *Engine) flush(ctx context.Context) error {
+func (e *Engine) flush(ctx context.Context) error { return e.flushSome(ctx, true) }
+
+// flushSome is flush, history and deliveries only when logs is true.
+func (e *Engine) flushSome(ctx context.Context, logs bool) error {
 	e.flushMu.Lock()
 	defer e.flushMu.Unlock()
 	e.mu.Lock()
@@ -58,8 +72,12 @@ func (e *Engine) flush(ctx context.Context) error {
 	}
 	dirty, deleted := e.dirty, e.deleted
 	e.dirty, e.deleted = map[string]bool{}, map[string]bool{}
-	events, ds := e.events, e.deliveries
-	e.events, e.deliveries = nil, nil
+	var events []chstore.AlertEvent
+	var ds []chstore.AlertDelivery
+	if logs || len(e.events)+len(e.deliveries) >= maxBuffered/10 {
+		events, ds = e.events, e.deliveries
+		e.events, e.deliveries = nil, nil
+	}
 	e.mu.Unlock()
 
 	var errs []error
