@@ -341,11 +341,32 @@ func TestEvaluateAlert(t *testing.T) {
 	if err := s.WriteDocuments(ctx, alertTrace(epoch, 104, "web", 0.5, false)); err != nil {
 		t.Fatal(err)
 	}
-	last := len(pre) - 1 // the web count
-	rs, errs = s.EvaluateAlerts(ctx, pre)
-	if errs[last] != nil || rs[last].Total != 2 {
-		t.Errorf("after a new web trace: %+v, %v; want a count of 2", rs[last], errs[last])
+	// After each write, the queries whose candidates changed are scanned
+	// again and the others keep their results (from the per-query cache).
+	type counts struct {
+		total, matching uint64
+		value           float64
 	}
+	check := func(what string, want []counts) {
+		t.Helper()
+		rs, errs := s.EvaluateAlerts(ctx, pre)
+		if len(pre) != len(want) {
+			t.Fatalf("the prefiltered batch has %d queries, the test expects %d", len(pre), len(want))
+		}
+		for i := range pre {
+			if got := (counts{rs[i].Total, rs[i].Matching, rs[i].Value}); errs[i] != nil || got != want[i] {
+				t.Errorf("%s, query %d: %+v, %v; want %+v", what, i, got, errs[i], want[i])
+			}
+		}
+	}
+	// Queries: db faults (Where), api fault ratio (Where), tier t0 (index),
+	// tier t9 and service nobody (no candidates), web count (Where). The
+	// new web trace's db span is of tier t0.
+	check("after a new web trace", []counts{{3, 3, 3}, {10, 3, 0.3}, {7, 7, 7}, {}, {}, {2, 2, 2}})
+	if err := s.WriteDocuments(ctx, alertTrace(epoch, 20, "api", 1, true)); err != nil {
+		t.Fatal(err)
+	}
+	check("after a new faulting api trace of tier t0", []counts{{4, 4, 4}, {11, 4, 4.0 / 11}, {8, 8, 8}, {}, {}, {2, 2, 2}})
 	for _, q := range []chstore.AlertQuery{
 		{Kind: "nope", Start: now.Add(-time.Minute), End: now},
 		{Kind: chstore.AlertCount, Start: now, End: now},
