@@ -871,9 +871,6 @@ func (s *Store) evaluateTraceScan(ctx context.Context, qs []AlertQuery, cand can
 		if rs, ok := s.scans.get(key, cand.fp); ok {
 			return rs, nil
 		}
-		if len(qs) > 1 && !cand.whole {
-			return s.evaluateChanged(ctx, qs, cand, pre, key)
-		}
 		prewhere = pre.clause + cand.narrow
 		args = append(append(args, pre.args...), cand.narrowArgs...)
 	}
@@ -890,91 +887,6 @@ func (s *Store) evaluateTraceScan(ctx context.Context, qs []AlertQuery, cand can
 		s.scans.put(key, cand.fp, rs)
 	}
 	return rs, err
-}
-
-// evaluateChanged answers qs (every one prefiltered, the set's candidates
-// changed) by scanning only the queries whose own candidates changed: a
-// query counts only traces of its own candidate set (its Where or
-// Annotations are necessary conditions of its Having), so its result is
-// the last one while the rows of those traces are the same.
-func (s *Store) evaluateChanged(ctx context.Context, qs []AlertQuery, cand candidates, pre candidateSets, key string) ([]AlertResult, error) {
-	fps, err := s.queryFingerprints(ctx, qs, pre)
-	if err != nil {
-		return nil, err
-	}
-	rs := make([]AlertResult, len(qs))
-	var miss []int
-	for i := range qs {
-		if r, hit := s.scans.get(queriesKey(qs[i:i+1]), fps[i]); hit {
-			rs[i] = r[0]
-		} else {
-			miss = append(miss, i)
-		}
-	}
-	if len(miss) > 0 {
-		sub := make([]AlertQuery, len(miss))
-		for j, i := range miss {
-			sub[j] = qs[i]
-		}
-		// Narrowed by the whole set's ranges (a superset of the misses').
-		subRs, err := s.evaluateTraceScan(ctx, sub, candidates{found: true, whole: true, narrow: cand.narrow, narrowArgs: cand.narrowArgs, fp: cand.fp})
-		if err != nil {
-			return nil, err
-		}
-		for j, i := range miss {
-			rs[i] = subRs[j]
-		}
-	}
-	for i := range qs {
-		s.scans.put(queriesKey(qs[i:i+1]), fps[i], rs[i:i+1])
-	}
-	s.scans.put(key, cand.fp, rs)
-	return rs, nil
-}
-
-// queryFingerprints fingerprints each query's own candidate traces: the
-// rows (every version) in the window of the traces with a row satisfying
-// its Where, or with a span carrying one of its Annotations.
-func (s *Store) queryFingerprints(ctx context.Context, qs []AlertQuery, pre candidateSets) ([]candidateFingerprint, error) {
-	var (
-		flags, outer []string
-		args         []any
-	)
-	for i, q := range qs {
-		f := fmt.Sprintf("f%d_", i)
-		switch {
-		case len(q.Annotations) > 0:
-			var ors []string
-			for _, a := range q.Annotations {
-				ors = append(ors, "(fk_ = ? AND fv_ = ?)")
-				args = append(args, a.Key, a.Value)
-			}
-			flags = append(flags, "max(arrayExists((fk_, fv_) -> "+strings.Join(ors, " OR ")+", ann_str.key, ann_str.value)) AS "+f)
-		case q.Where != "":
-			flags = append(flags, "max("+q.Where+") AS "+f)
-			args = append(args, q.WhereArgs...)
-		default:
-			return nil, fmt.Errorf("BUG: fingerprint of a query without a prefilter")
-		}
-		outer = append(outer, "sumIf(n_, "+f+" = 1)", "sumIf(h_, "+f+" = 1)")
-	}
-	var in []string
-	for i, set := range pre.sets {
-		in = append(in, "trace_id IN ("+set+")")
-		args = append(args, pre.setArgs[i]...)
-	}
-	sql := "SELECT " + strings.Join(outer, ", ") + " FROM (SELECT trace_id, count() AS n_, sum(cityHash64(trace_id, id, version)) AS h_, " +
-		strings.Join(flags, ", ") + " FROM " + s.db + ".spans WHERE " + traceWindowFor(qs[0].Start, qs[0].End) +
-		" AND (" + strings.Join(in, " OR ") + ") GROUP BY trace_id)"
-	fps := make([]candidateFingerprint, len(qs))
-	dest := make([]any, 0, 2*len(qs))
-	for i := range fps {
-		dest = append(dest, &fps[i].rows, &fps[i].hash)
-	}
-	if err := s.conn.QueryRow(ctx, sql, args...).Scan(dest...); err != nil {
-		return nil, fmt.Errorf("fingerprint alert candidates: %w", err)
-	}
-	return fps, nil
 }
 
 // candidateSets is how alertPrewhere narrows count and ratio queries:
@@ -1048,8 +960,6 @@ const maxCandidateServices = 100
 type candidates struct {
 	// found: there are candidates (the zero value: not looked up).
 	found bool
-	// whole: scan every query, without reusing per-query results.
-	whole bool
 	// condHit[j]: some row of the window satisfies conds[j].
 	condHit []bool
 	// narrow (" AND (…)", with narrowArgs) restricts a PREWHERE to the
@@ -1086,8 +996,9 @@ func (s *Store) lookCandidates(ctx context.Context, c candidateSets, from, to ti
 		in = append(in, "trace_id IN ("+set+")")
 		args = append(args, c.setArgs[i]...)
 	}
-	rows, err := s.conn.Query(ctx, "SELECT "+cols+" FROM "+s.db+".spans WHERE "+traceWindowFor(from, to)+
-		" AND ("+strings.Join(in, " OR ")+") GROUP BY service ORDER BY service", args...)
+	// PREWHERE: the other columns are read for the candidates' rows only.
+	rows, err := s.conn.Query(ctx, "SELECT "+cols+" FROM "+s.db+".spans PREWHERE "+strings.Join(in, " OR ")+
+		" WHERE "+traceWindowFor(from, to)+" GROUP BY service ORDER BY service", args...)
 	if err != nil {
 		return out, fmt.Errorf("look for alert candidates: %w", err)
 	}
