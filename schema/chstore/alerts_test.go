@@ -341,8 +341,9 @@ func TestEvaluateAlert(t *testing.T) {
 	if err := s.WriteDocuments(ctx, alertTrace(epoch, 104, "web", 0.5, false)); err != nil {
 		t.Fatal(err)
 	}
-	// After each write, the queries whose candidates changed are scanned
-	// again and the others keep their results (from the per-query cache).
+	// After each write the candidates' fingerprint changes, so the scan
+	// cache is not used: every query is recounted, those whose candidates
+	// changed differently from the others.
 	type counts struct {
 		total, matching uint64
 		value           float64
