@@ -35,7 +35,7 @@ type conn struct {
 	s      *Server
 	nc     net.Conn
 	remote string
-	lr     limitReader
+	lr     LimitReader
 	br     *bufio.Reader
 	w      response
 
@@ -45,7 +45,7 @@ type conn struct {
 
 func newConn(s *Server, nc net.Conn) *conn {
 	c := &conn{s: s, nc: sockio.Wrap(nc), remote: nc.RemoteAddr().String()}
-	c.lr.r = c.nc
+	c.lr.R = c.nc
 	c.br = bufio.NewReaderSize(&c.lr, readBufSize)
 	c.w.c = c
 	c.w.h = make(http.Header, 8)
@@ -78,23 +78,26 @@ func (c *conn) closeNow() {
 	_ = c.nc.Close()
 }
 
-// limitReader bounds how much a request's header may read.
-type limitReader struct {
-	r io.Reader
-	n int64
+// LimitReader bounds how much a request's header may read from R: N
+// more bytes (set it before each request's header, and to a large value
+// for its body). The Runtime API's connection loop uses it too.
+type LimitReader struct {
+	R io.Reader
+	N int64
 }
 
-var errHeaderTooLarge = errors.New("request header too large")
+// ErrHeaderTooLarge is LimitReader's error once N bytes were read.
+var ErrHeaderTooLarge = errors.New("request header too large")
 
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, errHeaderTooLarge
+func (l *LimitReader) Read(p []byte) (int, error) {
+	if l.N <= 0 {
+		return 0, ErrHeaderTooLarge
 	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
+	if int64(len(p)) > l.N {
+		p = p[:l.N]
 	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
+	n, err := l.R.Read(p)
+	l.N -= int64(n)
 	return n, err
 }
 
@@ -111,7 +114,7 @@ func (c *conn) serve() {
 	for {
 		// Wait for the next request's first byte (no read when a pipelined
 		// request is buffered already).
-		c.lr.n = maxHeader
+		c.lr.N = maxHeader
 		if _, err := c.br.Peek(1); err != nil {
 			return
 		}
@@ -135,7 +138,7 @@ func (c *conn) serve() {
 		req, err := ReadRequest(c.s.ctx, c.br)
 		if err != nil {
 			switch {
-			case errors.Is(err, errHeaderTooLarge):
+			case errors.Is(err, ErrHeaderTooLarge):
 				c.writeRaw("431 Request Header Fields Too Large", "")
 			case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, net.ErrClosed):
 			default:
@@ -143,7 +146,7 @@ func (c *conn) serve() {
 			}
 			return
 		}
-		c.lr.n = 1<<63 - 1
+		c.lr.N = 1<<63 - 1
 		afterPost = req.Method == http.MethodPost
 		if !c.to(stateHeader, stateActive) {
 			return

@@ -193,7 +193,7 @@ func (w *response) commit(final bool) {
 	}
 	if !hasDate {
 		b.WriteString("Date: ")
-		b.WriteString(httpDate())
+		b.WriteString(Date())
 		b.WriteString("\r\n")
 	}
 	switch {
@@ -343,9 +343,9 @@ type dateEntry struct {
 	s   string
 }
 
-// httpDate returns the current time in HTTP's format, computed once a
-// second.
-func httpDate() string {
+// Date returns the current time in HTTP's format (a Date header),
+// computed once a second.
+func Date() string {
 	now := time.Now()
 	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
 		return d.s

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/fluoro/fluoro/invoker/httpserve"
@@ -38,35 +37,15 @@ const (
 type conn struct {
 	s   *Server
 	c   net.Conn
-	lr  limitReader
+	lr  httpserve.LimitReader
 	br  *bufio.Reader
 	wmu sync.Mutex // one writer at a time: Waiter.Send runs on other goroutines
 	rw  respWriter
 }
 
-// limitReader bounds how much a request's header may read.
-type limitReader struct {
-	r io.Reader
-	n int64
-}
-
-var errHeaderTooLarge = errors.New("request header too large")
-
-func (l *limitReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, errHeaderTooLarge
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.r.Read(p)
-	l.n -= int64(n)
-	return n, err
-}
-
 func (s *Server) serveConn(nc net.Conn) {
 	c := &conn{s: s, c: sockio.Wrap(nc)}
-	c.lr.r = c.c
+	c.lr.R = c.c
 	c.br = bufio.NewReaderSize(&c.lr, 16<<10)
 	c.rw.c = c
 	c.rw.h = make(http.Header, 4)
@@ -76,7 +55,7 @@ func (s *Server) serveConn(nc net.Conn) {
 		if parked != nil {
 			// The runtime waits for its next invocation: wait for its next
 			// bytes (a request, or EOF when it goes away).
-			c.lr.n = maxHeaderBytes
+			c.lr.N = maxHeaderBytes
 			_, err := c.br.Peek(1)
 			if err != nil && parked.cancel() {
 				return
@@ -87,18 +66,18 @@ func (s *Server) serveConn(nc net.Conn) {
 			}
 			parked = nil
 		}
-		c.lr.n = maxHeaderBytes
+		c.lr.N = maxHeaderBytes
 		// Long polls of the Extensions API end with the server's context.
 		req, err := httpserve.ReadRequest(c.s.ctx, c.br)
 		if err != nil {
-			if errors.Is(err, errHeaderTooLarge) {
+			if errors.Is(err, httpserve.ErrHeaderTooLarge) {
 				c.writeRaw("HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large")
 			} else if !errors.Is(err, io.EOF) && !isNetClosing(err) {
 				c.writeRaw("HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request")
 			}
 			return
 		}
-		c.lr.n = 1<<63 - 1
+		c.lr.N = 1<<63 - 1
 		keep, w := c.serve(req)
 		if !keep {
 			return
@@ -183,7 +162,7 @@ func (c *conn) sendNext(inv *Invoke) bool {
 	b.WriteString("HTTP/1.1 200 OK\r\n")
 	writeNextHeaders(b, inv)
 	b.WriteString("Date: ")
-	b.WriteString(httpDate())
+	b.WriteString(httpserve.Date())
 	b.WriteString("\r\nContent-Length: ")
 	var num [20]byte
 	b.Write(strconv.AppendInt(num[:0], int64(len(inv.Payload)), 10))
@@ -235,25 +214,6 @@ func writeHeader(b *bytes.Buffer, key, value string) {
 	}
 	b.WriteString(value)
 	b.WriteString("\r\n")
-}
-
-var dateCache atomic.Pointer[dateEntry]
-
-type dateEntry struct {
-	sec int64
-	s   string
-}
-
-// httpDate returns the current time in HTTP's format, computed once a
-// second.
-func httpDate() string {
-	now := time.Now()
-	if d := dateCache.Load(); d != nil && d.sec == now.Unix() {
-		return d.s
-	}
-	d := &dateEntry{sec: now.Unix(), s: now.UTC().Format(http.TimeFormat)}
-	dateCache.Store(d)
-	return d.s
 }
 
 // respWriter is the http.ResponseWriter of a connection: the handler's
@@ -315,7 +275,7 @@ func (w *respWriter) flush(keep bool) bool {
 		writeHeader(b, "Content-Type", http.DetectContentType(w.body.Bytes()))
 	}
 	b.WriteString("Date: ")
-	b.WriteString(httpDate())
+	b.WriteString(httpserve.Date())
 	b.WriteString("\r\n")
 	if !keep {
 		b.WriteString("Connection: close\r\n")

@@ -491,16 +491,7 @@ func TestPerTraceAnnotationRules(t *testing.T) {
 		"gold-or-t2":    {tid(9102)},
 		"faults":        {tid(9100), tid(9101)},
 	}
-	got := func() map[string][]string {
-		m := map[string][]string{}
-		for _, n := range c.all() {
-			m[n.Rule.ID] = append(m[n.Rule.ID], n.SampleTraceIDs...)
-		}
-		for k := range m {
-			slices.Sort(m[k])
-		}
-		return m
-	}
+	got := func() map[string][]string { return c.tracesByRule() }
 	waitFor(t, 5*time.Second, "the three rules notified", func() bool { return len(got()) == 3 && len(got()["faults"]) == 2 })
 	time.Sleep(700 * time.Millisecond) // a group interval: nothing more comes
 	if g := got(); !reflect.DeepEqual(g, want) {
@@ -615,16 +606,7 @@ func TestHeldAsJSON(t *testing.T) {
 		seg(c2, "00000000000000c2", "00000000000000c1", "orders", true, ""),
 		seg(d, "00000000000000d2", "00000000000000d1", "orders", false, ""),
 	))
-	got := func() map[string][]string {
-		m := map[string][]string{}
-		for _, n := range c.all() {
-			m[n.Rule.ID] = append(m[n.Rule.ID], n.SampleTraceIDs...)
-		}
-		for k := range m {
-			slices.Sort(m[k])
-		}
-		return m
-	}
+	got := func() map[string][]string { return c.tracesByRule() }
 	want := map[string][]string{"payments-faults": {a, b}}
 	waitFor(t, 5*time.Second, "payments-faults notified for both traces", func() bool { return len(got()["payments-faults"]) == 2 })
 	waitFor(t, 5*time.Second, "trace d forgotten unevaluated", func() bool { return e.Stats().TracesSkipped >= 1 })
@@ -765,4 +747,17 @@ func TestHistoryReadsBufferedEvents(t *testing.T) {
 		ds, err := e.Deliveries(context.Background(), chstore.AlertDeliveryQuery{RuleID: "f", Limit: 10})
 		return err == nil && len(ds) > 0
 	})
+}
+
+// tracesByRule returns the sample trace ids notified so far, by rule,
+// sorted.
+func (c *capture) tracesByRule() map[string][]string {
+	m := map[string][]string{}
+	for _, n := range c.all() {
+		m[n.Rule.ID] = append(m[n.Rule.ID], n.SampleTraceIDs...)
+	}
+	for k := range m {
+		slices.Sort(m[k])
+	}
+	return m
 }

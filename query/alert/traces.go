@@ -256,32 +256,20 @@ func (e *Engine) WriteDocuments(_ context.Context, docs []segment.Document) erro
 // copySpanAnnotations points sp's annotation slices at copies appended to
 // the shared arrays (which have room: WriteDocuments sizes them).
 func copySpanAnnotations(sp *segment.Span, strs *[]string, nums *[]float64, bools *[]bool) {
-	take := func(src []string) []string {
-		*strs = append(*strs, src...)
-		s := *strs
-		return s[len(s)-len(src) : len(s) : len(s)]
+	sp.AnnStrKeys, sp.AnnStrValues = appendClipped(strs, sp.AnnStrKeys), appendClipped(strs, sp.AnnStrValues)
+	sp.AnnNumKeys, sp.AnnNumValues = appendClipped(strs, sp.AnnNumKeys), appendClipped(nums, sp.AnnNumValues)
+	sp.AnnBoolKeys, sp.AnnBoolValues = appendClipped(strs, sp.AnnBoolKeys), appendClipped(bools, sp.AnnBoolValues)
+}
+
+// appendClipped appends src to *arr and returns the appended part (its
+// capacity clipped), or nil for an empty src.
+func appendClipped[T any](arr *[]T, src []T) []T {
+	if len(src) == 0 {
+		return nil
 	}
-	if len(sp.AnnStrKeys) > 0 {
-		sp.AnnStrKeys, sp.AnnStrValues = take(sp.AnnStrKeys), take(sp.AnnStrValues)
-	} else {
-		sp.AnnStrKeys, sp.AnnStrValues = nil, nil
-	}
-	if len(sp.AnnNumKeys) > 0 {
-		sp.AnnNumKeys = take(sp.AnnNumKeys)
-		*nums = append(*nums, sp.AnnNumValues...)
-		n := *nums
-		sp.AnnNumValues = n[len(n)-len(sp.AnnNumKeys) : len(n) : len(n)]
-	} else {
-		sp.AnnNumKeys, sp.AnnNumValues = nil, nil
-	}
-	if len(sp.AnnBoolKeys) > 0 {
-		sp.AnnBoolKeys = take(sp.AnnBoolKeys)
-		*bools = append(*bools, sp.AnnBoolValues...)
-		b := *bools
-		sp.AnnBoolValues = b[len(b)-len(sp.AnnBoolKeys) : len(b) : len(b)]
-	} else {
-		sp.AnnBoolKeys, sp.AnnBoolValues = nil, nil
-	}
+	*arr = append(*arr, src...)
+	a := *arr
+	return a[len(a)-len(src) : len(a) : len(a)]
 }
 
 // heldTrace is what the engine holds of a trace.
