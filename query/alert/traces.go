@@ -116,6 +116,9 @@ func (sc *traceScreen) passes(classes filter.Classes, anns []filter.AnnotationVa
 	if sc.all {
 		return true
 	}
+	if classes == 0 && len(anns) == 0 {
+		return false // every rule has a need, and nothing meets one (the usual document)
+	}
 	has := func(v filter.AnnotationValue) bool { return slices.Contains(anns, v) }
 	for _, r := range sc.rules {
 		if r.screen(classes, has) {
