@@ -183,13 +183,13 @@ func (w *response) commit(final bool) {
 			continue
 		}
 		for _, v := range vs {
-			writeHeader(b, k, v)
+			WriteHeader(b, k, v)
 		}
 	}
 	bodyOK := bodyAllowed(status)
 	isHead := w.req.Method == http.MethodHead
 	if !hasType && bodyOK && w.body.Len() > 0 && w.h.Get("Content-Encoding") == "" {
-		writeHeader(b, "Content-Type", http.DetectContentType(w.body.Bytes()))
+		WriteHeader(b, "Content-Type", http.DetectContentType(w.body.Bytes()))
 	}
 	if !hasDate {
 		b.WriteString("Date: ")
@@ -309,9 +309,10 @@ func bodyAllowed(status int) bool {
 	return status >= 200 && status != http.StatusNoContent && status != http.StatusNotModified
 }
 
-// writeHeader writes "key: value\r\n" as net/http does: CR and LF in the
-// value become spaces, surrounding blanks are trimmed.
-func writeHeader(b *bytes.Buffer, key, value string) {
+// WriteHeader writes "key: value\r\n" as net/http does: CR and LF in the
+// value become spaces, surrounding blanks are trimmed. The Runtime API's
+// answers use it too.
+func WriteHeader(b *bytes.Buffer, key, value string) {
 	b.WriteString(key)
 	b.WriteString(": ")
 	value = strings.Trim(value, " \t")

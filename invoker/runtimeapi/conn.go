@@ -184,36 +184,23 @@ func writeNextHeaders(b *bytes.Buffer, inv *Invoke) {
 	if ct == "" {
 		ct = contentTypeJSON
 	}
-	writeHeader(b, keyContentType, ct)
-	writeHeader(b, keyRequestID, inv.RequestID)
+	httpserve.WriteHeader(b, keyContentType, ct)
+	httpserve.WriteHeader(b, keyRequestID, inv.RequestID)
 	var num [20]byte
-	writeHeader(b, keyDeadline, string(strconv.AppendInt(num[:0], inv.DeadlineMs, 10)))
-	writeHeader(b, keyFunctionARN, inv.FunctionARN)
+	httpserve.WriteHeader(b, keyDeadline, string(strconv.AppendInt(num[:0], inv.DeadlineMs, 10)))
+	httpserve.WriteHeader(b, keyFunctionARN, inv.FunctionARN)
 	if inv.TraceID != "" {
-		writeHeader(b, keyTraceID, inv.TraceID)
+		httpserve.WriteHeader(b, keyTraceID, inv.TraceID)
 	}
 	if inv.ClientContext != "" {
-		writeHeader(b, keyClientContext, inv.ClientContext)
+		httpserve.WriteHeader(b, keyClientContext, inv.ClientContext)
 	}
 	if inv.CognitoIdentity != "" {
-		writeHeader(b, keyCognito, inv.CognitoIdentity)
+		httpserve.WriteHeader(b, keyCognito, inv.CognitoIdentity)
 	}
 	if inv.TenantID != "" {
-		writeHeader(b, keyTenantID, inv.TenantID)
+		httpserve.WriteHeader(b, keyTenantID, inv.TenantID)
 	}
-}
-
-// writeHeader writes "key: value\r\n" as net/http does: CR and LF in the
-// value become spaces, surrounding blanks are trimmed.
-func writeHeader(b *bytes.Buffer, key, value string) {
-	b.WriteString(key)
-	b.WriteString(": ")
-	value = strings.Trim(value, " \t")
-	if strings.ContainsAny(value, "\r\n") {
-		value = strings.NewReplacer("\r", " ", "\n", " ").Replace(value)
-	}
-	b.WriteString(value)
-	b.WriteString("\r\n")
 }
 
 // respWriter is the http.ResponseWriter of a connection: the handler's
@@ -268,11 +255,11 @@ func (w *respWriter) flush(keep bool) bool {
 			continue
 		}
 		for _, v := range vs {
-			writeHeader(b, k, v)
+			httpserve.WriteHeader(b, k, v)
 		}
 	}
 	if w.h.Get("Content-Type") == "" && w.body.Len() > 0 {
-		writeHeader(b, "Content-Type", http.DetectContentType(w.body.Bytes()))
+		httpserve.WriteHeader(b, "Content-Type", http.DetectContentType(w.body.Bytes()))
 	}
 	b.WriteString("Date: ")
 	b.WriteString(httpserve.Date())
