@@ -640,7 +640,7 @@ const alertSkew = 10 * time.Second
 func traceWindowFor(from, to time.Time) string {
 	f := from.Add(-alertSkew)
 	return dateRange(f, to.Add(day)) + " AND start >= " + dateTimeLiteral(f) +
-		fmt.Sprintf(" AND trace_id >= '1-%08x' AND trace_id < '1-%08x'", ceilSec(from), ceilSec(to))
+		" AND " + traceIDRange(from, to)
 }
 
 // EvaluateAlerts runs several alert queries, sharing one scan of the
@@ -815,7 +815,7 @@ func (s *Store) presentAnnotations(ctx context.Context, qs []AlertQuery) (map[An
 	}
 	from, to := qs[0].Start, qs[0].End
 	rs, err := s.conn.Query(ctx, "SELECT DISTINCT key, value FROM "+s.db+".annotation_index WHERE "+dateRange(from, to)+
-		fmt.Sprintf(" AND trace_id >= '1-%08x' AND trace_id < '1-%08x'", ceilSec(from), ceilSec(to))+
+		" AND "+traceIDRange(from, to)+
 		" AND ("+strings.Join(pairs, " OR ")+")", args...)
 	if err != nil {
 		return nil, fmt.Errorf("look for alert candidates: %w", err)
@@ -931,7 +931,7 @@ func (s *Store) alertPrewhere(qs []AlertQuery) candidateSets {
 	var c candidateSets
 	if len(pairs) > 0 {
 		c.sets = append(c.sets, "SELECT trace_id FROM "+s.db+"."+s.local("annotation_index")+" WHERE "+dateRange(from, to)+
-			fmt.Sprintf(" AND trace_id >= '1-%08x' AND trace_id < '1-%08x'", ceilSec(from), ceilSec(to))+
+			" AND "+traceIDRange(from, to)+
 			" AND ("+strings.Join(pairs, " OR ")+")")
 		c.setArgs = append(c.setArgs, pairArgs)
 	}
