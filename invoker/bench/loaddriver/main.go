@@ -55,6 +55,7 @@ type options struct {
 	setupBootstrap              string
 	jsonOut                     string
 	maxErrors                   int
+	client                      string
 }
 
 func main() {
@@ -77,6 +78,7 @@ func main() {
 	flag.StringVar(&o.serverLog, "server-log", "", "append the managed server's output to this file (default: discard)")
 	flag.StringVar(&o.setupBootstrap, "setup-bootstrap", "", "create the function (provided.al2023) with this executable as its bootstrap when it does not exist")
 	flag.StringVar(&o.jsonOut, "json", "", "also write the results as JSON to this file")
+	flag.StringVar(&o.client, "client", "raw", `HTTP client of the callers: "raw" (one connection per caller, requests written and answers parsed by the driver, as wrk does: the driver's own CPU stays small) or "nethttp" (Go's net/http client)`)
 	flag.Parse()
 	for _, f := range strings.Split(conc, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
@@ -101,6 +103,9 @@ func main() {
 	case "update":
 	default:
 		fatalf("-cold-method %q: want restart or update", o.coldMethod)
+	}
+	if o.client != "raw" && o.client != "nethttp" {
+		fatalf("-client %q: want raw or nethttp", o.client)
 	}
 	if err := checkLoopback(o.endpoint); err != nil {
 		fatalf("%v", err)
@@ -201,24 +206,54 @@ func summarize(d []time.Duration, errs int, firstErr string) Latency {
 	return l
 }
 
-// invoker sends Invoke requests.
+// caller sends Invoke requests; each caller goroutine has its own.
+type caller interface {
+	invoke(ctx context.Context) (time.Duration, error)
+	// close drops the caller's connections (the next invoke dials).
+	close()
+}
+
+// invoker makes callers for one endpoint and function.
 type invoker struct {
+	client   *http.Client
+	endpoint string
+	path     string // /2015-03-31/functions/{name}/invocations
+	payload  []byte
+	raw      bool
+	timeout  time.Duration
+}
+
+func (iv *invoker) newCaller() caller {
+	if iv.raw {
+		c, err := newRawCaller(iv.endpoint, iv.path, iv.payload, iv.timeout)
+		if err != nil {
+			fatalf("%v", err)
+		}
+		return c
+	}
+	return &httpCaller{client: iv.client, url: iv.endpoint + iv.path, payload: iv.payload}
+}
+
+// httpCaller sends Invoke requests with net/http's client.
+type httpCaller struct {
 	client  *http.Client
 	url     string
 	payload []byte
 }
 
+func (c *httpCaller) close() { c.client.Transport.(*http.Transport).CloseIdleConnections() }
+
 // errThrottled marks a 429 answer.
 var errThrottled = errors.New("429 TooManyRequestsException")
 
-func (iv *invoker) invoke(ctx context.Context) (time.Duration, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, iv.url, bytes.NewReader(iv.payload))
+func (c *httpCaller) invoke(ctx context.Context) (time.Duration, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.url, bytes.NewReader(c.payload))
 	if err != nil {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	start := time.Now()
-	resp, err := iv.client.Do(req)
+	resp, err := c.client.Do(req)
 	if err != nil {
 		return 0, err
 	}
@@ -246,7 +281,10 @@ func run(ctx context.Context, o options) (*Results, error) {
 		DisableCompression: true, DialContext: (&net.Dialer{Timeout: 2 * time.Second}).DialContext,
 	}
 	client := &http.Client{Transport: tr, Timeout: o.timeout}
-	iv := &invoker{client: client, url: base + "/2015-03-31/functions/" + url.PathEscape(o.function) + "/invocations", payload: []byte(o.payload)}
+	iv := &invoker{client: client, endpoint: base, path: "/2015-03-31/functions/" + url.PathEscape(o.function) + "/invocations",
+		payload: []byte(o.payload), raw: o.client == "raw", timeout: o.timeout}
+	seq := iv.newCaller() // warm-ups, sequential latency and cold starts
+	defer seq.close()
 	res := &Results{Name: o.name, Endpoint: o.endpoint, Function: o.function, Time: time.Now().UTC()}
 
 	// Phase 1: warm sequential latency.
@@ -261,14 +299,14 @@ func run(ctx context.Context, o options) (*Results, error) {
 		}
 	}
 	for range o.warmup {
-		iv.invoke(ctx)
+		seq.invoke(ctx)
 	}
 	var lat []time.Duration
 	var errs int
 	var firstErr string
 	deadline := time.Now().Add(o.duration * 6)
 	for i := 0; i < o.sequential && time.Now().Before(deadline); i++ {
-		d, err := iv.invoke(ctx)
+		d, err := seq.invoke(ctx)
 		if err != nil {
 			errs++
 			if firstErr == "" {
@@ -292,7 +330,7 @@ func run(ctx context.Context, o options) (*Results, error) {
 			return res, err
 		}
 		for range min(o.warmup, 50) {
-			iv.invoke(ctx)
+			seq.invoke(ctx)
 		}
 		l := throughput(ctx, iv, c, o)
 		l.ServerCrash = srv.stop()
@@ -309,7 +347,7 @@ func run(ctx context.Context, o options) (*Results, error) {
 				return nil, err
 			}
 			defer srv.stop()
-			iv.invoke(ctx)
+			seq.invoke(ctx)
 		}
 		var cold []time.Duration
 		var errs int
@@ -319,10 +357,10 @@ func run(ctx context.Context, o options) (*Results, error) {
 			var err error
 			if o.coldMethod == "restart" {
 				res.ColdNote = "server process started, port open, then the first invoke timed (includes the runtime's init)"
-				d, err = coldByRestart(ctx, iv, o)
+				d, err = coldByRestart(ctx, seq, o)
 			} else {
 				res.ColdNote = "UpdateFunctionConfiguration (new environment variable), then the first invoke timed"
-				d, err = coldByUpdate(ctx, client, base, iv, o.function, i)
+				d, err = coldByUpdate(ctx, client, base, seq, o.function, i)
 			}
 			if err != nil {
 				errs++
@@ -348,18 +386,21 @@ func throughput(ctx context.Context, iv *invoker, callers int, o options) Level 
 		throttles atomic.Int64
 		firstErr  atomic.Value
 	)
-	ctx, cancel := context.WithTimeout(ctx, o.duration)
-	defer cancel()
 	start := time.Now()
+	end := start.Add(o.duration)
+	ctx, cancel := context.WithDeadline(ctx, end)
+	defer cancel()
 	var wg sync.WaitGroup
 	for range callers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			c := iv.newCaller()
+			defer c.close()
 			local := make([]time.Duration, 0, 1024)
-			for ctx.Err() == nil && issued.Add(1) <= int64(o.maxRequests) {
-				d, err := iv.invoke(ctx)
-				if ctx.Err() != nil && err != nil {
+			for ctx.Err() == nil && time.Now().Before(end) && issued.Add(1) <= int64(o.maxRequests) {
+				d, err := c.invoke(ctx)
+				if err != nil && (ctx.Err() != nil || !time.Now().Before(end)) {
 					break // cut by the end of the level
 				}
 				switch {
@@ -470,17 +511,17 @@ func waitPort(endpoint string, limit time.Duration) error {
 	}
 }
 
-func coldByRestart(ctx context.Context, iv *invoker, o options) (time.Duration, error) {
+func coldByRestart(ctx context.Context, c caller, o options) (time.Duration, error) {
 	srv, err := startServer(o)
 	if err != nil {
 		return 0, err
 	}
 	defer srv.stop()
-	iv.client.Transport.(*http.Transport).CloseIdleConnections()
-	return iv.invoke(ctx)
+	c.close()
+	return c.invoke(ctx)
 }
 
-func coldByUpdate(ctx context.Context, client *http.Client, base string, iv *invoker, function string, n int) (time.Duration, error) {
+func coldByUpdate(ctx context.Context, client *http.Client, base string, c caller, function string, n int) (time.Duration, error) {
 	body, _ := json.Marshal(map[string]any{"Environment": map[string]any{"Variables": map[string]string{"BENCH_COLD_RUN": strconv.Itoa(n)}}})
 	if _, err := call(ctx, client, http.MethodPut, base+"/2015-03-31/functions/"+url.PathEscape(function)+"/configuration", body, http.StatusOK); err != nil {
 		return 0, fmt.Errorf("UpdateFunctionConfiguration: %w", err)
@@ -488,7 +529,7 @@ func coldByUpdate(ctx context.Context, client *http.Client, base string, iv *inv
 	if err := waitActive(ctx, client, base, function); err != nil {
 		return 0, err
 	}
-	return iv.invoke(ctx)
+	return c.invoke(ctx)
 }
 
 func call(ctx context.Context, client *http.Client, method, u string, body []byte, want int) ([]byte, error) {

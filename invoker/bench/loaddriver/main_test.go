@@ -93,6 +93,12 @@ func (f *fakeLambda) handler(t *testing.T) http.Handler {
 }
 
 func TestRunAgainstInvokeAPI(t *testing.T) {
+	for _, client := range []string{"raw", "nethttp"} {
+		t.Run(client, func(t *testing.T) { testRunAgainstInvokeAPI(t, client) })
+	}
+}
+
+func testRunAgainstInvokeAPI(t *testing.T, client string) {
 	f := &fakeLambda{}
 	f.throttle.Store(true)
 	srv := httptest.NewServer(f.handler(t))
@@ -103,7 +109,7 @@ func TestRunAgainstInvokeAPI(t *testing.T) {
 	}
 	o := options{endpoint: srv.URL, function: "bench-noop", payload: `{"bench":true}`, name: "fake",
 		warmup: 5, sequential: 50, concurrency: []int{1, 4}, duration: 200 * time.Millisecond,
-		maxRequests: 300, maxErrors: 10, timeout: time.Second, coldRuns: 3, coldMethod: "update", setupBootstrap: exe}
+		maxRequests: 300, maxErrors: 10, timeout: time.Second, coldRuns: 3, coldMethod: "update", setupBootstrap: exe, client: client}
 	res, err := run(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
