@@ -11,6 +11,8 @@
 # Environment: OUT (results folder, default a temp dir), DURATION (per
 # throughput level, default 5s), SEQUENTIAL (default 2000), COLD_RUNS
 # (default 10), CONCURRENCY (default 1,2,8,32), RIE_PORT (default 9000),
+# CLIENT (the callers' HTTP client: raw, the default, or nethttp; see
+# loaddriver -h),
 # FLUORO_ENDPOINT (default http://127.0.0.1:3001), FLUORO_FUNCTION
 # (default bench-noop; created from the same bootstrap when missing),
 # FLUORO_CMD (a command starting Fluoro's invoker on FLUORO_ENDPOINT, e.g.
@@ -51,7 +53,7 @@ echo "# building (work dir $WORK)" >&2
 (cd "$ROOT" && go build -trimpath -o "$WORK/bin/loaddriver" ./invoker/bench/loaddriver)
 echo "# machine: $(nproc) cores, $(uname -sr), $(go version | cut -d' ' -f3)" | tee "$OUT/machine.txt" >&2
 
-common=(-duration "$DURATION" -sequential "$SEQUENTIAL" -cold-runs "$COLD_RUNS" -concurrency "$CONCURRENCY")
+common=(-duration "$DURATION" -sequential "$SEQUENTIAL" -cold-runs "$COLD_RUNS" -concurrency "$CONCURRENCY" -client "${CLIENT:-raw}")
 
 echo "# AWS Lambda Runtime Interface Emulator $RIE_VERSION" >&2
 "$WORK/bin/loaddriver" "${common[@]}" -name "aws-lambda-rie" \
