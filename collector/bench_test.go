@@ -61,7 +61,7 @@ func BenchmarkUDPIngest(b *testing.B) {
 	sink := &discardSink{}
 	cfg := DefaultConfig()
 	cfg.UDPAddr = "127.0.0.1:0"
-	cfg.TCPAddr = ""
+	cfg.TCPAddr, cfg.OTLPAddr = "", ""
 	cfg.SpoolDir = b.TempDir()
 	c, err := New(cfg, Settings{Sink: sink})
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"unsafe"
 
 	"github.com/fluoro/fluoro/collector/sampling"
+	"github.com/fluoro/fluoro/collector/otlp"
 	"github.com/fluoro/fluoro/collector/segment"
 	"github.com/fluoro/fluoro/collector/spool"
 )
@@ -91,8 +92,10 @@ type Collector struct {
 
 	ran   atomic.Bool
 	ready chan struct{}
-	udpLn net.PacketConn
-	tcpLn net.Listener
+	udpLn  net.PacketConn
+	tcpLn  net.Listener
+	otlpLn net.Listener
+	otlp   *otlp.Handler
 
 	warnMu   sync.Mutex
 	lastWarn map[string]time.Time
@@ -143,6 +146,8 @@ func New(cfg Config, set Settings) (*Collector, error) {
 		func() float64 { return float64(c.spool.Stats().TornBytes) },
 	)
 	c.handler = c.routes()
+	c.otlp = &otlp.Handler{Consumer: c, Log: log}
+	c.m.otlpStats(&c.otlp.Stats)
 	if st := sp.Stats(); st.Records > 0 {
 		log.Info("spool has documents from an earlier run; replaying them first",
 			"records", st.Records, "bytes", st.Bytes, "torn_bytes", st.TornBytes)
@@ -153,6 +158,19 @@ func New(cfg Config, set Settings) (*Collector, error) {
 // Handler returns the TCP side's HTTP handler: POST /TraceSegments,
 // /TelemetryRecords, /GetSamplingRules, /SamplingTargets and GET /metrics.
 func (c *Collector) Handler() http.Handler { return c.handler }
+
+// OTLPHandler returns the OTLP/HTTP handler (POST /v1/traces), served on
+// Config.OTLPAddr by Run.
+func (c *Collector) OTLPHandler() http.Handler { return c.otlp }
+
+// OTLPAddr returns the bound OTLP/HTTP address (nil before Ready or when
+// disabled).
+func (c *Collector) OTLPAddr() net.Addr {
+	if c.otlpLn == nil {
+		return nil
+	}
+	return c.otlpLn.Addr()
+}
 
 // WriteMetrics writes the collector's metrics in Prometheus text format.
 func (c *Collector) WriteMetrics(w io.Writer) { c.m.set.WritePrometheus(w) }
@@ -217,8 +235,29 @@ func (c *Collector) Run(ctx context.Context) error {
 			ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
 		}
 	}
+	var otlpSrv *http.Server
+	if c.cfg.OTLPAddr != "" {
+		ln, err := net.Listen("tcp", c.cfg.OTLPAddr)
+		if err != nil {
+			if udp != nil {
+				udp.Close()
+			}
+			if c.tcpLn != nil {
+				c.tcpLn.Close()
+			}
+			return fmt.Errorf("collector: listen otlp: %w", err)
+		}
+		c.otlpLn = ln
+		otlpSrv = &http.Server{
+			Handler:           c.otlp,
+			ReadHeaderTimeout: 10 * time.Second,
+			ReadTimeout:       time.Minute,
+			IdleTimeout:       2 * time.Minute,
+			ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
+		}
+	}
 	close(c.ready)
-	c.log.Info("collector listening", "udp", c.UDPAddr(), "tcp", c.TCPAddr(),
+	c.log.Info("collector listening", "udp", c.UDPAddr(), "tcp", c.TCPAddr(), "otlp", c.OTLPAddr(),
 		"readers", c.cfg.UDPReaders, "batch_size", c.cfg.BatchSize, "spool_dir", c.cfg.SpoolDir)
 
 	// The writer's sink calls outlive ctx so the final flush works; they
@@ -239,9 +278,12 @@ func (c *Collector) Run(ctx context.Context) error {
 			go func() { defer readers.Done(); c.readLoop(udp) }()
 		}
 	}
-	srvErr := make(chan error, 1)
+	srvErr := make(chan error, 2)
 	if srv != nil {
 		go func() { srvErr <- srv.Serve(c.tcpLn) }()
+	}
+	if otlpSrv != nil {
+		go func() { srvErr <- otlpSrv.Serve(c.otlpLn) }()
 	}
 
 	var runErr error
@@ -261,10 +303,13 @@ func (c *Collector) Run(ctx context.Context) error {
 		// Read what the socket already buffered, briefly, then stop.
 		udp.SetReadDeadline(time.Now().Add(udpDrain))
 	}
-	if srv != nil {
+	for _, s := range []*http.Server{srv, otlpSrv} {
+		if s == nil {
+			continue
+		}
 		sctx, cancel := context.WithTimeout(base, c.cfg.ShutdownTimeout)
-		if err := srv.Shutdown(sctx); err != nil {
-			srv.Close()
+		if err := s.Shutdown(sctx); err != nil {
+			s.Close()
 		}
 		cancel()
 	}

@@ -69,7 +69,7 @@ func (s *fakeSink) got() []string {
 func testConfig(t *testing.T) Config {
 	cfg := DefaultConfig()
 	cfg.UDPAddr = "127.0.0.1:0"
-	cfg.TCPAddr = "127.0.0.1:0"
+	cfg.TCPAddr, cfg.OTLPAddr = "127.0.0.1:0", "127.0.0.1:0"
 	cfg.UDPReaders = 2
 	cfg.SpoolDir = t.TempDir()
 	cfg.BatchSize = 100

@@ -16,6 +16,8 @@ type Config struct {
 	UDPAddr string
 	// TCPAddr serves Handler: PutTraceSegments, sampling, metrics ("" disables).
 	TCPAddr string
+	// OTLPAddr serves OTLP/HTTP trace exports, POST /v1/traces ("" disables).
+	OTLPAddr string
 	// UDPReaders is the number of goroutines reading the UDP socket, each
 	// with its own 64 KiB buffer and decoder.
 	UDPReaders int
@@ -50,6 +52,7 @@ func DefaultConfig() Config {
 	return Config{
 		UDPAddr:         "127.0.0.1:2000",
 		TCPAddr:         "127.0.0.1:2000",
+		OTLPAddr:        "127.0.0.1:4318",
 		UDPReaders:      runtime.NumCPU(),
 		UDPReadBuffer:   8 << 20,
 		QueueSize:       100_000,
@@ -69,6 +72,7 @@ func (c *Config) RegisterFlags(fs *flag.FlagSet) {
 	d := DefaultConfig()
 	fs.StringVar(&c.UDPAddr, "udp-addr", d.UDPAddr, "UDP `address` for X-Ray daemon-protocol segment datagrams (empty disables)")
 	fs.StringVar(&c.TCPAddr, "tcp-addr", d.TCPAddr, "TCP `address` for PutTraceSegments, GetSamplingRules, SamplingTargets and /metrics (empty disables)")
+	fs.StringVar(&c.OTLPAddr, "otlp-addr", d.OTLPAddr, "TCP `address` for OTLP/HTTP trace exports, POST /v1/traces, protobuf or JSON (empty disables)")
 	fs.IntVar(&c.UDPReaders, "udp-readers", d.UDPReaders, "goroutines reading and decoding UDP datagrams (default: number of CPUs)")
 	fs.IntVar(&c.UDPReadBuffer, "udp-read-buffer", d.UDPReadBuffer, "UDP socket receive buffer in `bytes` (capped by the kernel's net.core.rmem_max)")
 	fs.IntVar(&c.QueueSize, "collector-queue-size", d.QueueSize, "documents waiting to be batched; more are dropped and counted")
@@ -89,7 +93,7 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf(format, args...))
 		}
 	}
-	for _, a := range []struct{ flag, addr string }{{"udp-addr", c.UDPAddr}, {"tcp-addr", c.TCPAddr}} {
+	for _, a := range []struct{ flag, addr string }{{"udp-addr", c.UDPAddr}, {"tcp-addr", c.TCPAddr}, {"otlp-addr", c.OTLPAddr}} {
 		if a.addr == "" {
 			continue
 		}

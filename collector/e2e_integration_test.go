@@ -290,7 +290,7 @@ func ensureCeiling(b *testing.B, pool *benchPool) float64 {
 func startBench(b *testing.B, store Sink) (*Collector, func()) {
 	cfg := DefaultConfig()
 	cfg.UDPAddr = "127.0.0.1:0"
-	cfg.TCPAddr = ""
+	cfg.TCPAddr, cfg.OTLPAddr = "", ""
 	cfg.SpoolDir = b.TempDir()
 	c, err := New(cfg, Settings{Sink: store})
 	if err != nil {

@@ -116,6 +116,49 @@ func (c *Collector) putTraceSegments(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, out)
 }
 
+// ConsumeDocuments implements otlp.Consumer: the documents OTLP spans
+// became are decoded and queued like PutTraceSegments' (counted under
+// transport "http"). It returns how many were refused, the first reason,
+// and whether any was refused because the queue is full or the collector
+// is shutting down.
+func (c *Collector) ConsumeDocuments(raw [][]byte) (refused int, reason string, full bool) {
+	c.inMu.RLock()
+	defer c.inMu.RUnlock()
+	if c.closed {
+		c.m.drop(dropShutdown, len(raw))
+		return len(raw), "the collector is shutting down", true
+	}
+	dec := c.decoders.Get().(*segment.Decoder)
+	defer c.decoders.Put(dec)
+	var docs []segment.Document
+	now := time.Now().UnixNano()
+	var err error
+	for _, b := range raw {
+		c.m.receivedHTTP.Inc()
+		c.m.receivedBytesHTTP.Add(len(b))
+		docs, err = dec.Decode(b, now, docs[:0])
+		if err != nil {
+			c.m.reject(err)
+			refused++
+			if reason == "" {
+				reason = err.Error()
+			}
+		}
+		for i := range docs {
+			c.m.acceptedHTTP.Inc()
+			if !c.enqueue(&docs[i]) {
+				refused++
+				full = true
+				if reason == "" {
+					reason = "the collector's queue is full; retry later"
+				}
+			}
+		}
+		clear(docs)
+	}
+	return refused, reason, full
+}
+
 // putTelemetryRecords accepts the daemon's PutTelemetryRecords and ignores
 // it, so a real X-Ray daemon pointed at Fluoro logs no errors.
 func (c *Collector) putTelemetryRecords(w http.ResponseWriter, r *http.Request) {

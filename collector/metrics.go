@@ -7,6 +7,7 @@ import (
 
 	"github.com/VictoriaMetrics/metrics"
 
+	"github.com/fluoro/fluoro/collector/otlp"
 	"github.com/fluoro/fluoro/collector/segment"
 )
 
@@ -73,6 +74,14 @@ func newMetrics(queued, spoolBytes, spoolRecords, spoolTorn func() float64) *col
 		m.dropped[r] = s.NewCounter(fmt.Sprintf(`fluoro_collector_dropped_total{reason=%q}`, r))
 	}
 	return m
+}
+
+// otlpStats exposes the OTLP/HTTP handler's counts.
+func (m *collectorMetrics) otlpStats(st *otlp.Stats) {
+	m.set.NewGauge(`fluoro_collector_otlp_requests_total`, func() float64 { return float64(st.Requests.Load()) })
+	m.set.NewGauge(`fluoro_collector_otlp_bad_requests_total`, func() float64 { return float64(st.BadRequests.Load()) })
+	m.set.NewGauge(`fluoro_collector_otlp_spans_total`, func() float64 { return float64(st.Spans.Load()) })
+	m.set.NewGauge(`fluoro_collector_otlp_rejected_spans_total`, func() float64 { return float64(st.RejectedSpans.Load()) })
 }
 
 // reject counts every rejection in err (a *segment.DecodeError or an

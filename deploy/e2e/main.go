@@ -124,7 +124,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer os.RemoveAll(work)
-	var ports [3]int
+	var ports [4]int
 	for i := range ports {
 		if ports[i], err = freePort(); err != nil {
 			return err
@@ -139,7 +139,7 @@ func run(ctx context.Context, log *slog.Logger) error {
 	upCtx, stopUp := context.WithCancel(ctx)
 	defer stopUp()
 	up := exec.CommandContext(upCtx, bin, "up", "--clickhouse", dsn, "--data-dir", filepath.Join(work, "data"),
-		"--udp-addr", collectorAddr, "--tcp-addr", collectorAddr,
+		"--udp-addr", collectorAddr, "--tcp-addr", collectorAddr, "--otlp-addr", fmt.Sprintf("127.0.0.1:%d", ports[3]),
 		"--api-addr", strings.TrimPrefix(apiURL, "http://"), "--invoker-addr", strings.TrimPrefix(lambdaURL, "http://"))
 	up.Cancel = func() error { return up.Process.Signal(os.Interrupt) }
 	up.WaitDelay = 30 * time.Second

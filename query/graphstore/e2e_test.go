@@ -387,7 +387,7 @@ func TestEndToEndShop(t *testing.T) {
 	defer store.Close()
 
 	cc := collector.DefaultConfig()
-	cc.UDPAddr, cc.TCPAddr = "127.0.0.1:0", "127.0.0.1:0"
+	cc.UDPAddr, cc.TCPAddr, cc.OTLPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
 	cc.SpoolDir = t.TempDir()
 	cc.BatchWait = 50 * time.Millisecond
 	col, err := collector.New(cc, collector.Settings{Logger: log, Sink: store})
