@@ -14,8 +14,8 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/fluoro/fluoro/collector/sampling"
 	"github.com/fluoro/fluoro/collector/otlp"
+	"github.com/fluoro/fluoro/collector/sampling"
 	"github.com/fluoro/fluoro/collector/segment"
 	"github.com/fluoro/fluoro/collector/spool"
 )
@@ -90,8 +90,8 @@ type Collector struct {
 	inMu   sync.RWMutex
 	closed bool
 
-	ran   atomic.Bool
-	ready chan struct{}
+	ran    atomic.Bool
+	ready  chan struct{}
 	udpLn  net.PacketConn
 	tcpLn  net.Listener
 	otlpLn net.Listener
