@@ -180,7 +180,7 @@ func newHarnessOpts(t testing.TB, o harnessOpts) *harness {
 	}
 	feed := live.NewFeed(live.DefaultFeedConfig(), hub, nil, hooks...)
 	cc := collector.DefaultConfig()
-	cc.UDPAddr, cc.TCPAddr, cc.SpoolDir = "127.0.0.1:0", "", t.TempDir()
+	cc.UDPAddr, cc.TCPAddr, cc.OTLPAddr, cc.SpoolDir = "127.0.0.1:0", "", "", t.TempDir()
 	if o.batchWait > 0 {
 		cc.BatchWait = o.batchWait
 	}
@@ -203,7 +203,11 @@ func newHarnessOpts(t testing.TB, o harnessOpts) *harness {
 			}
 		}()
 	}
-	<-col.Ready()
+	select {
+	case <-col.Ready():
+	case <-time.After(30 * time.Second):
+		t.Fatal("the collector did not start (see its error above)")
+	}
 	h.col = col
 	h.udp = col.UDPAddr().String()
 	t.Cleanup(func() {
