@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -348,5 +349,38 @@ func TestNewErrors(t *testing.T) {
 		if _, err := New(cfg, Settings{Store: newMemStore()}); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: New = %v, want %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// A receiver finishing its delivery (deliveryDone edits the outbox entry)
+// while dispatch still walks the notification's receivers must not change
+// the list dispatch walks: a shared array once made the "command"
+// receiver's job vanish when "slack" was delivered first.
+func TestOutboxDoesNotShareTheDispatchList(t *testing.T) {
+	cfg := testConfig()
+	cfg.WebhookURL = ""
+	cfg.SlackURL = "http://127.0.0.1:9/services/T/B/X"
+	cfg.Command = "true"
+	e, err := New(cfg, Settings{Store: newMemStore()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	ent := &ruleEntry{rule: Rule{ID: "f", Name: "Faults", Filter: "fault", Condition: Condition{Kind: KindTrace, Window: Duration(time.Minute)}}}
+	st := &alertState{RuleID: "f", EpisodeID: "ep", State: StateFiring, ActiveAt: now, FiredAt: now.Add(-time.Minute), LastMatchAt: now}
+	e.mu.Lock()
+	e.states["f"] = st
+	acts := e.reconcileLocked(ent, st, now)
+	e.mu.Unlock()
+	if len(acts) != 1 || len(acts[0].recvs) != 2 || len(st.Outbox) != 1 {
+		t.Fatalf("actions %+v, outbox %+v", acts, st.Outbox)
+	}
+	before := slices.Clone(acts[0].recvs)
+	e.deliveryDone(&outboxJob{ruleID: "f", receiver: before[0], n: acts[0].n})
+	if !slices.Equal(acts[0].recvs, before) {
+		t.Errorf("dispatch list changed to %v by a delivery (was %v)", acts[0].recvs, before)
+	}
+	if p := st.Outbox[0].Pending; len(p) != 1 || p[0] != before[1] {
+		t.Errorf("outbox pending %v, want [%s]", p, before[1])
 	}
 }

@@ -318,7 +318,11 @@ func (e *Engine) reconcileLocked(ent *ruleEntry, st *alertState, now time.Time) 
 	st.Notified, st.NotifiedAt = state, now
 	st.NewCount, st.NewTraces = 0, nil
 	if len(recvs) > 0 {
-		st.Outbox = append(st.Outbox, &outboxItem{N: n, Pending: recvs})
+		// The outbox gets its own copy: deliveryDone edits Pending in
+		// place while dispatch may still be walking the action's list, and
+		// a shared array made dispatch skip the receivers after the first
+		// one to finish.
+		st.Outbox = append(st.Outbox, &outboxItem{N: n, Pending: slices.Clone(recvs)})
 	}
 	e.dirty[r.ID] = true
 	e.m.notifications.Inc()
