@@ -10,6 +10,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,10 +18,17 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/xray"
 	"github.com/aws/aws-sdk-go-v2/service/xray/types"
+	xrayid "go.opentelemetry.io/contrib/propagators/aws/xray"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	"go.opentelemetry.io/otel/sdk/resource"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/fluoro/fluoro/collector"
 	"github.com/fluoro/fluoro/deploy/demo"
 	"github.com/fluoro/fluoro/query/api"
+	"github.com/fluoro/fluoro/query/graphstore"
 	"github.com/fluoro/fluoro/schema/chstore"
 	"github.com/fluoro/fluoro/schema/chtest"
 )
@@ -46,35 +54,7 @@ func jsonEqual(t *testing.T, a, b []byte) bool {
 func TestEndToEndXRaySDKToAWSSDK(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	if testing.Verbose() {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
-	}
-	db := chtest.New(t)
-	store, err := chstore.Open(ctx, db.DSN, chstore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer store.Close()
-
-	cc := collector.DefaultConfig()
-	cc.UDPAddr, cc.TCPAddr, cc.OTLPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
-	cc.SpoolDir = t.TempDir()
-	cc.BatchWait = 100 * time.Millisecond
-	col, err := collector.New(cc, collector.Settings{Logger: log, Sink: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	colCtx, stopCol := context.WithCancel(ctx)
-	colDone := make(chan error, 1)
-	go func() { colDone <- col.Run(colCtx) }()
-	defer func() {
-		stopCol()
-		if err := <-colDone; err != nil {
-			t.Errorf("collector: %v", err)
-		}
-	}()
-	<-col.Ready()
+	log, col, store := startPipeline(ctx, t)
 
 	rec, err := demo.NewRecorder(col.UDPAddr().String())
 	if err != nil {
@@ -99,17 +79,7 @@ func TestEndToEndXRaySDKToAWSSDK(t *testing.T) {
 		}
 	}
 
-	srv, err := api.New(api.DefaultConfig(), api.Settings{Logger: log, Reader: store})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := httptest.NewServer(srv.Handler())
-	defer hs.Close()
-	client := xray.New(xray.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(hs.URL),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
-	})
+	client := xrayClient(t, log, store)
 
 	// Every trace the SDK sent must show up in GetTraceSummaries.
 	var sent map[string]map[string]json.RawMessage
@@ -200,5 +170,144 @@ func TestEndToEndXRaySDKToAWSSDK(t *testing.T) {
 	}
 	if faults == 0 {
 		t.Errorf("no trace summary has HasFault although the demo injected faults (20%%)")
+	}
+}
+
+// startPipeline runs a collector (UDP, TCP and OTLP on free ports) storing
+// into a fresh ClickHouse database until the test ends.
+func startPipeline(ctx context.Context, t *testing.T) (*slog.Logger, *collector.Collector, *chstore.Store) {
+	t.Helper()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	if testing.Verbose() {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	db := chtest.New(t)
+	store, err := chstore.Open(ctx, db.DSN, chstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { store.Close() })
+	cc := collector.DefaultConfig()
+	cc.UDPAddr, cc.TCPAddr, cc.OTLPAddr = "127.0.0.1:0", "127.0.0.1:0", "127.0.0.1:0"
+	cc.SpoolDir = t.TempDir()
+	cc.BatchWait = 100 * time.Millisecond
+	col, err := collector.New(cc, collector.Settings{Logger: log, Sink: store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	colCtx, stopCol := context.WithCancel(context.WithoutCancel(ctx))
+	colDone := make(chan error, 1)
+	go func() { colDone <- col.Run(colCtx) }()
+	t.Cleanup(func() {
+		stopCol()
+		if err := <-colDone; err != nil {
+			t.Errorf("collector: %v", err)
+		}
+	})
+	select {
+	case <-col.Ready():
+	case err := <-colDone:
+		t.Fatalf("collector: %v", err)
+	}
+	return log, col, store
+}
+
+// xrayClient serves the X-Ray API over store and returns the AWS SDK's
+// client for it.
+func xrayClient(t *testing.T, log *slog.Logger, store *chstore.Store) *xray.Client {
+	t.Helper()
+	gcfg := graphstore.DefaultConfig()
+	gcfg.RefreshInterval = 0
+	graph, err := graphstore.New(gcfg, graphstore.Settings{Store: store, Logger: log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := api.New(api.DefaultConfig(), api.Settings{Logger: log, Reader: store, Graph: graph})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	return xray.New(xray.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(hs.URL),
+		Credentials:  credentials.NewStaticCredentialsProvider("AKID", "SECRET", ""),
+	})
+}
+
+// TestEndToEndOTelSDKToAWSSDK exports spans with the OpenTelemetry Go SDK
+// over OTLP/HTTP to the collector and reads them back with the AWS SDK's
+// X-Ray client: the trace is found with its fault, BatchGetTraces returns
+// the segment and its subsegments, and the service graph has the service
+// and its downstream node.
+func TestEndToEndOTelSDKToAWSSDK(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	log, col, store := startPipeline(ctx, t)
+	exp, err := otlptracehttp.New(ctx, otlptracehttp.WithEndpointURL("http://"+col.OTLPAddr().String()+"/v1/traces"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := sdktrace.NewTracerProvider(sdktrace.WithIDGenerator(xrayid.NewIDGenerator()), sdktrace.WithSyncer(exp),
+		sdktrace.WithResource(resource.NewSchemaless(attribute.String("service.name", "otel-orders"))))
+	tr := tp.Tracer("e2e")
+	begin := time.Now().Add(-time.Minute)
+	sctx, server := tr.Start(ctx, "POST /orders", trace.WithSpanKind(trace.SpanKindServer),
+		trace.WithAttributes(attribute.String("http.request.method", "POST"), attribute.String("url.full", "http://shop/orders"),
+			attribute.Int("http.response.status_code", 502)))
+	_, call := tr.Start(sctx, "charge", trace.WithSpanKind(trace.SpanKindClient),
+		trace.WithAttributes(attribute.String("peer.service", "otel-payments"), attribute.Int("http.response.status_code", 503)))
+	call.End()
+	server.End()
+	if err := tp.Shutdown(ctx); err != nil {
+		t.Fatalf("export: %v", err)
+	}
+	tid := server.SpanContext().TraceID().String()
+	traceID := "1-" + tid[:8] + "-" + tid[8:]
+
+	client := xrayClient(t, log, store)
+	var summary *types.TraceSummary
+	for deadline := time.Now().Add(30 * time.Second); summary == nil; {
+		out, err := client.GetTraceSummaries(ctx, &xray.GetTraceSummariesInput{StartTime: aws.Time(begin), EndTime: aws.Time(time.Now().Add(time.Minute))})
+		if err != nil {
+			t.Fatalf("GetTraceSummaries: %v", err)
+		}
+		for i := range out.TraceSummaries {
+			if aws.ToString(out.TraceSummaries[i].Id) == traceID {
+				summary = &out.TraceSummaries[i]
+			}
+		}
+		if summary == nil && time.Now().After(deadline) {
+			t.Fatalf("trace %s not found after 30 s", traceID)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	if !aws.ToBool(summary.HasFault) {
+		t.Errorf("summary without HasFault: %+v", summary)
+	}
+	bt, err := client.BatchGetTraces(ctx, &xray.BatchGetTracesInput{TraceIds: []string{traceID}})
+	if err != nil || len(bt.Traces) != 1 {
+		t.Fatalf("BatchGetTraces: %v %+v", err, bt)
+	}
+	var docs []string
+	for _, s := range bt.Traces[0].Segments {
+		docs = append(docs, aws.ToString(s.Document))
+	}
+	all := strings.Join(docs, "\n")
+	for _, want := range []string{`"name":"otel-orders"`, `"name":"otel-payments"`, `"namespace":"remote"`, server.SpanContext().SpanID().String()} {
+		if !strings.Contains(all, want) {
+			t.Errorf("BatchGetTraces documents lack %s:\n%s", want, all)
+		}
+	}
+	g, err := client.GetServiceGraph(ctx, &xray.GetServiceGraphInput{StartTime: aws.Time(begin), EndTime: aws.Time(time.Now().Add(time.Minute))})
+	if err != nil {
+		t.Fatalf("GetServiceGraph: %v", err)
+	}
+	names := map[string]bool{}
+	for _, s := range g.Services {
+		names[aws.ToString(s.Name)] = true
+	}
+	if !names["otel-orders"] || !names["otel-payments"] {
+		t.Errorf("service graph nodes %v, want otel-orders and otel-payments", names)
 	}
 }

@@ -2,12 +2,14 @@ package otlp
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"strings"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
@@ -43,8 +45,10 @@ type Rejected struct {
 //     those named in the aws.xray.annotations attribute, which become
 //     annotations, as with the AWS exporter.
 //
-// Spans with an invalid trace or span id, or that end before they start,
-// are returned in rejected.
+// Spans with an invalid trace or span id — including a trace id that does
+// not begin with the trace's start in epoch seconds, as X-Ray trace ids
+// must (OpenTelemetry SDKs need the X-Ray ID generator, as for AWS) — or
+// that end before they start, are returned in rejected.
 func Documents(td ptrace.Traces) (docs [][]byte, rejected []Rejected) {
 	var b bytes.Buffer
 	rss := td.ResourceSpans()
@@ -88,6 +92,15 @@ var (
 	errSpanID  = errors.New("span id is empty (all zeros)")
 	errTimes   = errors.New("span ends before it starts")
 	errNoStart = errors.New("span has no start time")
+	errIDEpoch = errors.New("trace id is not an X-Ray trace id (its first 4 bytes must be the trace's start in epoch seconds;" +
+		" generate ids with the X-Ray ID generator, e.g. go.opentelemetry.io/contrib/propagators/aws/xray.NewIDGenerator())")
+)
+
+// A trace id's epoch may lie this far after a span's start (clock skew),
+// and this far before it (a long trace), in seconds.
+const (
+	maxIDSkew   = 5 * 60
+	maxTraceAge = 28 * 24 * 60 * 60
 )
 
 // xraySpan is the part of a segment document a span fills.
@@ -151,6 +164,15 @@ func writeSpan(b *bytes.Buffer, sp ptrace.Span, service, origin string) error {
 	}
 	if end < start {
 		return errTimes
+	}
+	// An X-Ray trace id begins with the trace's start in epoch seconds, and
+	// the store and every time-range query rely on it (AWS refuses other
+	// ids too): random OpenTelemetry ids must be refused, not stored where
+	// no query finds them.
+	epoch := int64(binary.BigEndian.Uint32(tid[:4]))
+	if s := int64(start) / 1e9; epoch > s+maxIDSkew || epoch < s-maxTraceAge {
+		return fmt.Errorf("%w: it begins with %08x, %s, for a span that starts at %s",
+			errIDEpoch, epoch, time.Unix(epoch, 0).UTC().Format(time.RFC3339), time.Unix(0, int64(start)).UTC().Format(time.RFC3339))
 	}
 	th := hex.EncodeToString(tid[:])
 	x := xraySpan{

@@ -14,10 +14,11 @@ import (
 )
 
 var (
-	tid   = pcommon.TraceID{0x5f, 0x84, 0xc7, 0xa1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
-	sid   = pcommon.SpanID{0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 3, 4}
-	psid  = pcommon.SpanID{0x11, 0x22, 0x33, 0x44, 5, 6, 7, 8}
-	start = time.Date(2026, 11, 27, 10, 0, 0, 123456789, time.UTC)
+	start = time.Date(2026, 11, 27, 10, 0, 0, 123456789, time.UTC) // 0x6b0954a0 in epoch seconds
+	// tid is an X-Ray trace id: it begins with start in epoch seconds.
+	tid  = pcommon.TraceID{0x6b, 0x09, 0x54, 0xa0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}
+	sid  = pcommon.SpanID{0xaa, 0xbb, 0xcc, 0xdd, 1, 2, 3, 4}
+	psid = pcommon.SpanID{0x11, 0x22, 0x33, 0x44, 5, 6, 7, 8}
 )
 
 // oneSpan builds Traces with one span from service "checkout"; edit sets
@@ -56,7 +57,7 @@ func TestDocuments(t *testing.T) {
 				sp.Attributes().PutInt("http.response.status_code", 200)
 			},
 			want: map[string]any{
-				"name": "checkout", "id": "aabbccdd01020304", "trace_id": "1-5f84c7a1-0102030405060708090a0b0c",
+				"name": "checkout", "id": "aabbccdd01020304", "trace_id": "1-6b0954a0-0102030405060708090a0b0c",
 				"start_time": 1795773600.123457, "end_time": 1795773600.148457, "origin": "AWS::Lambda::Function",
 				"http": map[string]any{"request": map[string]any{"method": "GET", "url": "http://shop/cart"}, "response": map[string]any{"status": 200.0}},
 			},
@@ -151,6 +152,16 @@ func TestDocuments(t *testing.T) {
 			edit: func(_ ptrace.Span, res pcommon.Map) { res.Remove("service.name") },
 			want: map[string]any{"name": "unknown_service"},
 		},
+		{name: "random OpenTelemetry trace id", edit: func(sp ptrace.Span, _ pcommon.Map) {
+			sp.SetTraceID(pcommon.TraceID{0x1e, 0x45, 0x0a, 0x22, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12})
+		}, reject: "X-Ray ID generator"},
+		{name: "trace id a little after the span (clock skew)", edit: func(sp ptrace.Span, _ pcommon.Map) {
+			sp.SetTraceID(pcommon.TraceID{0x6b, 0x09, 0x55, 0xa0, 1})
+		}, want: map[string]any{"trace_id": "1-6b0955a0-010000000000000000000000"}},
+		{name: "trace id 29 days before the span", edit: func(sp ptrace.Span, _ pcommon.Map) {
+			sp.SetStartTimestamp(pcommon.NewTimestampFromTime(start.Add(29 * 24 * time.Hour)))
+			sp.SetEndTimestamp(pcommon.NewTimestampFromTime(start.Add(29*24*time.Hour + time.Second)))
+		}, reject: "X-Ray ID generator"},
 		{name: "zero trace id", edit: func(sp ptrace.Span, _ pcommon.Map) { sp.SetTraceID(pcommon.TraceID{}) }, reject: "trace id is empty"},
 		{name: "zero span id", edit: func(sp ptrace.Span, _ pcommon.Map) { sp.SetSpanID(pcommon.SpanID{}) }, reject: "span id is empty"},
 		{name: "no start", edit: func(sp ptrace.Span, _ pcommon.Map) { sp.SetStartTimestamp(0) }, reject: "no start time"},
@@ -207,7 +218,7 @@ func TestDocumentsKeepsGoodSpansBesideBadOnes(t *testing.T) {
 	child.SetParentSpanID(sid)
 	child.SetKind(ptrace.SpanKindInternal)
 	docs, rejected := Documents(td)
-	if len(docs) != 2 || len(rejected) != 1 || rejected[0].TraceID != "5f84c7a1"+"0102030405060708090a0b0c" {
+	if len(docs) != 2 || len(rejected) != 1 || rejected[0].TraceID != "6b0954a0"+"0102030405060708090a0b0c" {
 		t.Fatalf("docs %d, rejected %+v", len(docs), rejected)
 	}
 }

@@ -14,6 +14,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
+	"go.opentelemetry.io/contrib/propagators/aws/xray"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
@@ -72,7 +73,7 @@ func TestOTelSDKExporter(t *testing.T) {
 				t.Fatal(err)
 			}
 			res := resource.NewSchemaless(attribute.String("service.name", "orders-api"))
-			tp := sdktrace.NewTracerProvider(sdktrace.WithSyncer(exp), sdktrace.WithResource(res))
+			tp := sdktrace.NewTracerProvider(sdktrace.WithIDGenerator(xray.NewIDGenerator()), sdktrace.WithSyncer(exp), sdktrace.WithResource(res))
 			tr := tp.Tracer("test")
 			ctx, server := tr.Start(context.Background(), "POST /orders", trace.WithSpanKind(trace.SpanKindServer),
 				trace.WithAttributes(attribute.String("http.request.method", "POST"), attribute.Int("http.response.status_code", 500)))
@@ -236,7 +237,7 @@ func FuzzExportRequest(f *testing.F) {
 	js, _ := (&ptrace.JSONMarshaler{}).MarshalTraces(oneSpan(nil))
 	f.Add(good, false)
 	f.Add(js, true)
-	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5f84c7a10102030405060708090a0b0c","spanId":"aabbccdd01020304","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}`), true)
+	f.Add([]byte(`{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"5f84c7a10102030405060708090a0b0c","spanId":"aabbccdd01020304","startTimeUnixNano":"1602537377000000000","endTimeUnixNano":"1602537377500000000"}]}]}]}`), true)
 	f.Fuzz(func(t *testing.T, body []byte, isJSON bool) {
 		cc := &captureConsumer{}
 		ct := "application/x-protobuf"
