@@ -33,6 +33,7 @@ run() { # package, benchmark regexp
 : >"$out/go-bench.txt"
 run ./collector/segment/ .
 run ./collector/spool/ .
+run ./collector/otlp/ .
 run ./collector/ 'UDPIngest|EndToEnd'
 run ./schema/chstore/ .
 run ./query/filter/ .
