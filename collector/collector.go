@@ -227,13 +227,7 @@ func (c *Collector) Run(ctx context.Context) error {
 			return fmt.Errorf("collector: listen tcp: %w", err)
 		}
 		c.tcpLn = ln
-		srv = &http.Server{
-			Handler:           c.handler,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       time.Minute,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
-		}
+		srv = c.httpServer(c.handler)
 	}
 	var otlpSrv *http.Server
 	if c.cfg.OTLPAddr != "" {
@@ -248,13 +242,7 @@ func (c *Collector) Run(ctx context.Context) error {
 			return fmt.Errorf("collector: listen otlp: %w", err)
 		}
 		c.otlpLn = ln
-		otlpSrv = &http.Server{
-			Handler:           c.otlp,
-			ReadHeaderTimeout: 10 * time.Second,
-			ReadTimeout:       time.Minute,
-			IdleTimeout:       2 * time.Minute,
-			ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
-		}
+		otlpSrv = c.httpServer(c.otlp)
 	}
 	close(c.ready)
 	c.log.Info("collector listening", "udp", c.UDPAddr(), "tcp", c.TCPAddr(), "otlp", c.OTLPAddr(),
@@ -329,6 +317,17 @@ func (c *Collector) Run(ctx context.Context) error {
 	st := c.spool.Stats()
 	c.log.Info("collector stopped", "spool_records", st.Records, "spool_bytes", st.Bytes)
 	return runErr
+}
+
+// httpServer returns the server of one of the collector's HTTP listeners.
+func (c *Collector) httpServer(h http.Handler) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(c.log.Handler(), slog.LevelWarn),
+	}
 }
 
 // readLoop reads datagrams until the socket is closed. Each reader owns its

@@ -82,14 +82,25 @@ func (c *Collector) putTraceSegments(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusServiceUnavailable, "ServiceUnavailableException", "the collector is shutting down")
 		return
 	}
-	dec := c.decoders.Get().(*segment.Decoder)
-	defer c.decoders.Put(dec)
 	out := struct {
 		UnprocessedTraceSegments []UnprocessedTraceSegment `json:"UnprocessedTraceSegments"`
 	}{UnprocessedTraceSegments: []UnprocessedTraceSegment{}}
+	ingestHTTP(c, *in.TraceSegmentDocuments, func(u UnprocessedTraceSegment, _ bool) {
+		out.UnprocessedTraceSegments = append(out.UnprocessedTraceSegments, u)
+	})
+	writeJSON(w, out)
+}
+
+// ingestHTTP decodes documents received over HTTP and queues the valid
+// ones; refuse is called for every one not taken (full: because the queue
+// is full). The caller holds inMu for reading and checked closed.
+func ingestHTTP[T string | []byte](c *Collector, bodies []T, refuse func(u UnprocessedTraceSegment, full bool)) {
+	dec := c.decoders.Get().(*segment.Decoder)
+	defer c.decoders.Put(dec)
 	var docs []segment.Document
+	var err error
 	now := time.Now().UnixNano()
-	for _, s := range *in.TraceSegmentDocuments {
+	for _, s := range bodies {
 		c.m.receivedHTTP.Inc()
 		docs, err = dec.Decode([]byte(s), now, docs[:0])
 		if err != nil {
@@ -99,21 +110,18 @@ func (c *Collector) putTraceSegments(w http.ResponseWriter, r *http.Request) {
 				if de != nil {
 					u = UnprocessedTraceSegment{ID: de.ID, ErrorCode: de.Code, Message: de.Error()}
 				}
-				out.UnprocessedTraceSegments = append(out.UnprocessedTraceSegments, u)
+				refuse(u, false)
 			})
 		}
 		for i := range docs {
 			c.m.acceptedHTTP.Inc()
 			if !c.enqueue(&docs[i]) {
-				out.UnprocessedTraceSegments = append(out.UnprocessedTraceSegments, UnprocessedTraceSegment{
-					ID: docs[i].ID, ErrorCode: "ThrottledException", Message: "collector queue is full; retry later",
-				})
+				refuse(UnprocessedTraceSegment{ID: docs[i].ID, ErrorCode: "ThrottledException", Message: "collector queue is full; retry later"}, true)
 			}
 		}
 		// The queue owns the documents now; never let Decode reuse them.
 		clear(docs)
 	}
-	writeJSON(w, out)
 }
 
 // ConsumeDocuments implements otlp.Consumer: the documents OTLP spans
@@ -128,34 +136,16 @@ func (c *Collector) ConsumeDocuments(raw [][]byte) (refused int, reason string, 
 		c.m.drop(dropShutdown, len(raw))
 		return len(raw), "the collector is shutting down", true
 	}
-	dec := c.decoders.Get().(*segment.Decoder)
-	defer c.decoders.Put(dec)
-	var docs []segment.Document
-	now := time.Now().UnixNano()
-	var err error
 	for _, b := range raw {
-		c.m.receivedHTTP.Inc()
 		c.m.receivedBytesHTTP.Add(len(b))
-		docs, err = dec.Decode(b, now, docs[:0])
-		if err != nil {
-			c.m.reject(err)
-			refused++
-			if reason == "" {
-				reason = err.Error()
-			}
-		}
-		for i := range docs {
-			c.m.acceptedHTTP.Inc()
-			if !c.enqueue(&docs[i]) {
-				refused++
-				full = true
-				if reason == "" {
-					reason = "the collector's queue is full; retry later"
-				}
-			}
-		}
-		clear(docs)
 	}
+	ingestHTTP(c, raw, func(u UnprocessedTraceSegment, queueFull bool) {
+		refused++
+		full = full || queueFull
+		if reason == "" {
+			reason = u.Message
+		}
+	})
 	return refused, reason, full
 }
 
