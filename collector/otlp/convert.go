@@ -67,7 +67,8 @@ func Documents(td ptrace.Traces) (docs [][]byte, rejected []Rejected) {
 				sp := spans.At(k)
 				b.Reset()
 				if err := writeSpan(&b, sp, service, origin); err != nil {
-					rejected = append(rejected, Rejected{TraceID: hexOrEmpty(sp.TraceID()), SpanID: hexOrEmpty(sp.SpanID()), Reason: err.Error()})
+					tid, sid := sp.TraceID(), sp.SpanID()
+					rejected = append(rejected, Rejected{TraceID: hex.EncodeToString(tid[:]), SpanID: hex.EncodeToString(sid[:]), Reason: err.Error()})
 					continue
 				}
 				docs = append(docs, bytes.Clone(b.Bytes()))
@@ -75,16 +76,6 @@ func Documents(td ptrace.Traces) (docs [][]byte, rejected []Rejected) {
 		}
 	}
 	return docs, rejected
-}
-
-func hexOrEmpty[T pcommon.TraceID | pcommon.SpanID](id T) string {
-	switch v := any(id).(type) {
-	case pcommon.TraceID:
-		return hex.EncodeToString(v[:])
-	case pcommon.SpanID:
-		return hex.EncodeToString(v[:])
-	}
-	return ""
 }
 
 var (
